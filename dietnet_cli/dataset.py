@@ -1,0 +1,311 @@
+"""The dataset directory: the contract between ``prepare`` and later stages.
+
+A dataset directory holds
+
+``genotypes.npy``
+    int8, shape (num_samples, num_variants): copies of the ALT allele (0, 1,
+    2), -1 = missing. Open it with ``numpy.load(path, mmap_mode="r")``.
+``samples.tsv``
+    ``sample_id``, ``label`` and, when the label file had one, ``group``; in
+    matrix row order.
+``variants.tsv``
+    ``chrom``, ``pos``, ``id``, ``ref``, ``alt``, ``alt_frequency``,
+    ``missing_rate``; in matrix column order, chromosome names as in the
+    input.
+``manifest.json``
+    Provenance, inputs with checksums, filters, counts, genome build and the
+    dataset checksum that models and embeddings refer to.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from dietnet_cli.errors import DatasetError
+
+logger = logging.getLogger(__name__)
+
+GENOTYPES = "genotypes.npy"
+SAMPLES = "samples.tsv"
+VARIANTS = "variants.tsv"
+MANIFEST = "manifest.json"
+FORMAT_VERSION = 1
+
+VARIANT_COLUMNS = ("chrom", "pos", "id", "ref", "alt", "alt_frequency", "missing_rate")
+
+
+@dataclass(frozen=True)
+class VariantTable:
+    """Per-variant description, in genotype-matrix column order."""
+
+    chrom: tuple[str, ...]
+    position: np.ndarray  # (num_variants,) int64
+    variant_id: tuple[str, ...]
+    ref: tuple[str, ...]
+    alt: tuple[str, ...]
+    alt_frequency: np.ndarray  # (num_variants,) float64, among called genotypes
+    missing_rate: np.ndarray  # (num_variants,) float64
+
+    def __len__(self) -> int:
+        return len(self.chrom)
+
+    def write_tsv(self, path: Path) -> None:
+        with open(path, "w", newline="") as handle:
+            writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
+            writer.writerow(VARIANT_COLUMNS)
+            writer.writerows(
+                zip(
+                    self.chrom,
+                    self.position.tolist(),
+                    self.variant_id,
+                    self.ref,
+                    self.alt,
+                    (f"{value:.6g}" for value in self.alt_frequency),
+                    (f"{value:.6g}" for value in self.missing_rate),
+                    strict=True,
+                )
+            )
+
+    @classmethod
+    def read_tsv(cls, path: Path) -> VariantTable:
+        with open(path, newline="") as handle:
+            rows = list(csv.reader(handle, delimiter="\t"))
+        if not rows or tuple(rows[0][:5]) != VARIANT_COLUMNS[:5]:
+            raise DatasetError(
+                f"{path} does not start with the header "
+                f"{' '.join(VARIANT_COLUMNS)}; re-run dietnet prepare."
+            )
+        columns = list(zip(*rows[1:], strict=True)) if len(rows) > 1 else [()] * 7
+        return cls(
+            chrom=tuple(columns[0]),
+            position=np.array(columns[1], dtype=np.int64),
+            variant_id=tuple(columns[2]),
+            ref=tuple(columns[3]),
+            alt=tuple(columns[4]),
+            alt_frequency=np.array(columns[5], dtype=np.float64),
+            missing_rate=np.array(columns[6], dtype=np.float64),
+        )
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """An opened dataset directory."""
+
+    path: Path
+    # (num_samples, num_variants) int8 memory map, -1 = missing.
+    genotypes: np.ndarray
+    sample_id: tuple[str, ...]
+    label: tuple[str, ...]
+    group: tuple[str, ...] | None
+    variants: VariantTable
+    manifest: dict
+
+    @property
+    def num_samples(self) -> int:
+        return self.genotypes.shape[0]
+
+    @property
+    def num_variants(self) -> int:
+        return self.genotypes.shape[1]
+
+    @property
+    def checksum(self) -> str:
+        return self.manifest["dataset_checksum"]
+
+    @property
+    def build(self) -> str | None:
+        return self.manifest.get("genome_build")
+
+    def classes(self) -> list[str]:
+        """The distinct labels, sorted."""
+        return sorted(set(self.label))
+
+    def group_of(self) -> dict[str, str]:
+        """Map label → group; empty when the dataset has no groups."""
+        if self.group is None:
+            return {}
+        return dict(zip(self.label, self.group, strict=True))
+
+
+def open_dataset(path: str | Path) -> Dataset:
+    """Open a dataset directory written by ``dietnet prepare``."""
+    path = Path(path)
+    if not path.is_dir():
+        raise DatasetError(
+            f"Dataset {path} is not a directory; create one with "
+            "'dietnet prepare INPUT --labels LABELS -o DATASET'."
+        )
+    missing = [
+        name
+        for name in (GENOTYPES, SAMPLES, VARIANTS, MANIFEST)
+        if not (path / name).is_file()
+    ]
+    if missing:
+        raise DatasetError(
+            f"Directory {path} is not a dietnet dataset (no {', '.join(missing)}); "
+            "create one with 'dietnet prepare'."
+        )
+    try:
+        manifest = json.loads((path / MANIFEST).read_text())
+        genotypes = np.load(path / GENOTYPES, mmap_mode="r")
+    except (ValueError, OSError) as error:
+        raise DatasetError(
+            f"Dataset {path} is damaged ({error}); re-run dietnet prepare."
+        ) from None
+    if genotypes.dtype != np.int8 or genotypes.ndim != 2:
+        raise DatasetError(
+            f"Dataset {path}: {GENOTYPES} is not a 2-D int8 matrix; re-run "
+            "dietnet prepare."
+        )
+    sample_id, label, group = _read_samples(path / SAMPLES)
+    variants = VariantTable.read_tsv(path / VARIANTS)
+    if genotypes.shape != (len(sample_id), len(variants)):
+        raise DatasetError(
+            f"Dataset {path} is inconsistent: {GENOTYPES} has shape "
+            f"{genotypes.shape} but {SAMPLES} lists {len(sample_id)} samples and "
+            f"{VARIANTS} {len(variants)} variants; re-run dietnet prepare."
+        )
+    if "dataset_checksum" not in manifest:
+        raise DatasetError(
+            f"Dataset {path}: {MANIFEST} has no dataset_checksum; re-run "
+            "dietnet prepare."
+        )
+    return Dataset(
+        path=path,
+        genotypes=genotypes,
+        sample_id=sample_id,
+        label=label,
+        group=group,
+        variants=variants,
+        manifest=manifest,
+    )
+
+
+def _read_samples(
+    path: Path,
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...] | None]:
+    with open(path, newline="") as handle:
+        rows = list(csv.reader(handle, delimiter="\t"))
+    if not rows or rows[0][:2] != ["sample_id", "label"]:
+        raise DatasetError(
+            f"{path} does not start with the header sample_id, label; re-run "
+            "dietnet prepare."
+        )
+    has_group = len(rows[0]) > 2 and rows[0][2] == "group"
+    body = rows[1:]
+    return (
+        tuple(row[0] for row in body),
+        tuple(row[1] for row in body),
+        tuple(row[2] for row in body) if has_group else None,
+    )
+
+
+def write_samples(
+    path: Path,
+    sample_id: list[str],
+    label: list[str],
+    group: list[str] | None,
+) -> None:
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
+        writer.writerow(
+            ["sample_id", "label", "group"] if group else ["sample_id", "label"]
+        )
+        if group:
+            writer.writerows(zip(sample_id, label, group, strict=True))
+        else:
+            writer.writerows(zip(sample_id, label, strict=True))
+
+
+def dataset_checksum(path: Path) -> str:
+    """SHA-256 over the genotype matrix, sample and variant tables."""
+    digest = hashlib.sha256()
+    for name in (GENOTYPES, SAMPLES, VARIANTS):
+        with open(path / name, "rb") as handle:
+            while chunk := handle.read(1 << 22):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_manifest(path: Path, manifest: dict) -> None:
+    (path / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+class BlockStore:
+    """Genotype blocks written one after another to a scratch file.
+
+    Each block is stored sample-major, (num_samples, width) int8, so the
+    final matrix can be assembled column range by column range without
+    holding more than a group of blocks in memory.
+    """
+
+    def __init__(self, path: Path, num_samples: int) -> None:
+        self.path = Path(path)
+        self.num_samples = num_samples
+        self.widths: list[int] = []
+        self._handle = open(self.path, "wb")
+
+    def append(self, dosage: np.ndarray) -> None:
+        """Store a (num_samples, width) int8 block."""
+        if dosage.shape[1] == 0:
+            return
+        np.ascontiguousarray(dosage, dtype=np.int8).tofile(self._handle)
+        self.widths.append(dosage.shape[1])
+
+    def close(self) -> None:
+        # Dropping the handle lets a worker process send the store back.
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+    @property
+    def num_variants(self) -> int:
+        return sum(self.widths)
+
+
+def assemble_genotypes(
+    stores: list[BlockStore],
+    out_path: Path,
+    *,
+    group_bytes: int = 1 << 26,
+) -> None:
+    """Write the blocks of ``stores``, in order, as one (num_samples, total)
+    int8 ``.npy`` matrix, a group of blocks at a time."""
+    num_samples = stores[0].num_samples
+    total = sum(store.num_variants for store in stores)
+    matrix = np.lib.format.open_memmap(
+        out_path, mode="w+", dtype=np.int8, shape=(num_samples, total)
+    )
+    del matrix
+    column = 0
+    for store in stores:
+        with open(store.path, "rb") as handle:
+            pending: list[np.ndarray] = []
+            pending_bytes = 0
+            for width in store.widths:
+                block = np.fromfile(handle, dtype=np.int8, count=num_samples * width)
+                pending.append(block.reshape(num_samples, width))
+                pending_bytes += block.nbytes
+                if pending_bytes >= group_bytes:
+                    column = _write_columns(out_path, pending, column)
+                    pending, pending_bytes = [], 0
+            if pending:
+                column = _write_columns(out_path, pending, column)
+
+
+def _write_columns(out_path: Path, blocks: list[np.ndarray], column: int) -> int:
+    # A fresh mapping per group keeps written pages out of our resident set.
+    matrix = np.load(out_path, mmap_mode="r+")
+    for block in blocks:
+        matrix[:, column : column + block.shape[1]] = block
+        column += block.shape[1]
+    matrix.flush()
+    del matrix
+    return column

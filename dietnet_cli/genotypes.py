@@ -1,0 +1,67 @@
+"""The in-memory form every reader produces: blocks of biallelic SNPs.
+
+A genotype is a dosage, the number of copies of the ALT allele carried by a
+diploid sample: 0, 1 or 2, and -1 (:data:`MISSING`) when the call is missing
+or only half called. The same encoding is used in memory, in a dataset's
+``genotypes.npy`` and by every later stage.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+MISSING = -1
+BASES = frozenset("ACGT")
+
+
+@dataclass
+class VariantBlock:
+    """Consecutive biallelic SNPs and their genotypes."""
+
+    chrom: list[str]
+    position: np.ndarray  # (num_variants,) int64, 1-based
+    variant_id: list[str]
+    ref: list[str]
+    alt: list[str]
+    # (num_samples, num_variants) int8: ALT copies 0/1/2, -1 = missing.
+    dosage: np.ndarray
+    # Records passed over since the previous block, by reason.
+    dropped: Counter = field(default_factory=Counter)
+
+    @property
+    def num_variants(self) -> int:
+        return len(self.chrom)
+
+
+def empty_block(dropped: Counter, num_samples: int = 0) -> VariantBlock:
+    """A block that only reports records passed over."""
+    return VariantBlock(
+        chrom=[],
+        position=np.zeros(0, dtype=np.int64),
+        variant_id=[],
+        ref=[],
+        alt=[],
+        dosage=np.zeros((num_samples, 0), dtype=np.int8),
+        dropped=dropped,
+    )
+
+
+def snp_problem(ref: str, alts: list[str]) -> str | None:
+    """Why a record is not a biallelic SNP, or None when it is one.
+
+    The reasons are the keys under which dropped records are counted:
+    ``no_alt`` (no ALT allele, ``.`` or ``*``), ``multiallelic`` and
+    ``not_snp`` (indels, symbolic and non-ACGT alleles).
+    """
+    if len(alts) == 0 or alts[0] in (".", "*", "0"):
+        return "no_alt"
+    if len(alts) > 1:
+        return "multiallelic"
+    if len(ref) != 1 or len(alts[0]) != 1:
+        return "not_snp"
+    if ref.upper() not in BASES or alts[0].upper() not in BASES:
+        return "not_snp"
+    return None

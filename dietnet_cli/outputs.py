@@ -1,0 +1,87 @@
+"""Write outputs so that an interrupted run never leaves one that looks done.
+
+Files and directories are built under a temporary name beside their final
+place and renamed when complete; ``--force`` replaces an existing output
+only at that final rename.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from dietnet_cli.errors import DietnetError
+
+
+def check_writable(target: Path, *, force: bool, what: str) -> None:
+    """Refuse an existing output without ``--force``, or an unwritable place."""
+    if target.exists() and not force:
+        raise DietnetError(
+            f"{what.capitalize()} {target} already exists; choose another path "
+            "or pass --force to replace it."
+        )
+    parent = target.resolve().parent
+    if not parent.is_dir():
+        raise DietnetError(
+            f"Cannot write {what} {target}: directory {parent} does not exist; "
+            "create it first."
+        )
+    if not os.access(parent, os.W_OK):
+        raise DietnetError(
+            f"Cannot write {what} {target}: directory {parent} is not writable; "
+            "choose another output path."
+        )
+
+
+def _replace(temporary: Path, target: Path) -> None:
+    if target.is_dir() and not target.is_symlink():
+        backup = target.with_name(f".{target.name}.old-{os.getpid()}")
+        os.rename(target, backup)
+        os.rename(temporary, target)
+        shutil.rmtree(backup, ignore_errors=True)
+    else:
+        os.replace(temporary, target)
+
+
+@contextlib.contextmanager
+def atomic_directory(target: Path, *, force: bool, what: str) -> Iterator[Path]:
+    """Yield a temporary directory that becomes ``target`` on success."""
+    target = Path(target)
+    check_writable(target, force=force, what=what)
+    temporary = Path(
+        tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.resolve().parent)
+    )
+    try:
+        yield temporary
+        if target.exists() and not force:
+            raise DietnetError(
+                f"{what.capitalize()} {target} appeared while dietnet was running; "
+                "pass --force to replace it."
+            )
+        _replace(temporary, target)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_file(target: Path, *, force: bool, what: str) -> Iterator[Path]:
+    """Yield a temporary file path that becomes ``target`` on success."""
+    target = Path(target)
+    check_writable(target, force=force, what=what)
+    handle, name = tempfile.mkstemp(
+        prefix=f".{target.name}.partial-", dir=target.resolve().parent
+    )
+    os.close(handle)
+    temporary = Path(name)
+    try:
+        yield temporary
+        os.chmod(temporary, 0o644)
+        _replace(temporary, target)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise

@@ -1,0 +1,216 @@
+"""Read genotypes from a PLINK 1 fileset (.bed, .bim, .fam) with bed-reader.
+
+The .bed genotype counts allele 1, column 5 of the .bim file, which is the
+ALT allele in files written by plink2; column 6 (allele 2) is REF. So the
+dosage is the count of allele 1, and bed-reader's missing code -127 becomes
+-1. Only biallelic SNPs (single-base alleles from ACGT) are read; other
+records are counted by reason, as in the VCF reader.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from bed_reader import open_bed
+
+from dietnet_cli import genome
+from dietnet_cli.errors import InputError
+from dietnet_cli.genotypes import MISSING, VariantBlock, empty_block, snp_problem
+
+logger = logging.getLogger(__name__)
+
+BLOCK_SIZE = 8192
+BED_MAGIC = b"\x6c\x1b\x01"
+
+
+@dataclass(frozen=True)
+class PlinkFileset:
+    """The three files of a PLINK 1 binary fileset and their contents."""
+
+    bed: Path
+    bim: Path
+    fam: Path
+    sample_id: tuple[str, ...]
+    chrom: tuple[str, ...]
+    position: np.ndarray  # (num_variants,) int64
+    variant_id: tuple[str, ...]
+    allele_1: tuple[str, ...]  # counted allele: ALT
+    allele_2: tuple[str, ...]  # REF
+
+    @property
+    def num_variants(self) -> int:
+        return len(self.chrom)
+
+
+def is_plink(path: str | Path) -> bool:
+    """True when ``path`` names a .bed file or a prefix with a .bed file."""
+    text = str(path)
+    if text.endswith(".bed"):
+        return True
+    return not os.path.exists(text) and os.path.exists(text + ".bed")
+
+
+def _paths(path: str | Path) -> tuple[Path, Path, Path]:
+    text = str(path)
+    prefix = text[: -len(".bed")] if text.endswith(".bed") else text
+    return Path(prefix + ".bed"), Path(prefix + ".bim"), Path(prefix + ".fam")
+
+
+def read_fileset(path: str | Path) -> PlinkFileset:
+    """Read the .fam and .bim files and check them against the .bed size."""
+    bed, bim, fam = _paths(path)
+    for part in (bed, bim, fam):
+        if not part.exists():
+            raise InputError(
+                f"PLINK file {part} does not exist; a PLINK input needs .bed, "
+                ".bim and .fam files with the same prefix."
+            )
+    with open(bed, "rb") as handle:
+        magic = handle.read(3)
+    if magic != BED_MAGIC:
+        raise InputError(
+            f"PLINK file {bed} is not a variant-major PLINK 1 .bed file (wrong "
+            "magic bytes); re-create it with 'plink2 --make-bed'."
+        )
+
+    fam_rows = _read_table(fam, min_columns=2)
+    sample_id = tuple(row[1] for row in fam_rows)
+    duplicated = [s for s, n in Counter(sample_id).items() if n > 1]
+    if duplicated:
+        raise InputError(
+            f"PLINK file {fam} lists sample '{duplicated[0]}' more than once; "
+            "give every sample a unique IID."
+        )
+    bim_rows = _read_table(bim, min_columns=6)
+    try:
+        position = np.array([int(row[3]) for row in bim_rows], dtype=np.int64)
+    except ValueError:
+        raise InputError(
+            f"PLINK file {bim} has a non-numeric position in column 4; fix the "
+            ".bim file."
+        ) from None
+
+    num_samples, num_variants = len(sample_id), len(bim_rows)
+    expected = 3 + ((num_samples + 3) // 4) * num_variants
+    actual = bed.stat().st_size
+    if actual != expected:
+        raise InputError(
+            f"PLINK file {bed} has {actual:,} bytes but {fam.name} ({num_samples:,} "
+            f"samples) and {bim.name} ({num_variants:,} variants) call for "
+            f"{expected:,}; the three files do not belong together or one is "
+            "truncated."
+        )
+    return PlinkFileset(
+        bed=bed,
+        bim=bim,
+        fam=fam,
+        sample_id=sample_id,
+        chrom=tuple(row[0] for row in bim_rows),
+        position=position,
+        variant_id=tuple(row[1] for row in bim_rows),
+        allele_1=tuple(row[4].upper() for row in bim_rows),
+        allele_2=tuple(row[5].upper() for row in bim_rows),
+    )
+
+
+def _read_table(path: Path, *, min_columns: int) -> list[list[str]]:
+    try:
+        with open(path) as handle:
+            rows = [line.split() for line in handle if line.strip()]
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"Cannot read PLINK file {path}: {error}.") from None
+    short = next((n for n, row in enumerate(rows, 1) if len(row) < min_columns), 0)
+    if short:
+        raise InputError(
+            f"PLINK file {path} line {short} has fewer than {min_columns} "
+            "columns; it is not a valid PLINK file."
+        )
+    return rows
+
+
+def iter_blocks(
+    fileset: PlinkFileset,
+    *,
+    sample_index: np.ndarray | None = None,
+    variant_mask: np.ndarray | None = None,
+    keep_contig: Callable[[str], bool] = genome.is_autosome,
+    threads: int = 1,
+    block_size: int = BLOCK_SIZE,
+) -> Iterator[VariantBlock]:
+    """Yield the biallelic SNPs of a PLINK fileset in blocks.
+
+    Parameters
+    ----------
+    sample_index
+        Rows of the .fam file to read, in output order; all when None.
+    variant_mask
+        (num_variants,) bool: records to consider (for example a region);
+        the others are skipped without being counted.
+    """
+    keep = np.ones(fileset.num_variants, dtype=bool)
+    if variant_mask is not None:
+        keep &= variant_mask
+    reasons: list[str | None] = [None] * fileset.num_variants
+    contig_ok: dict[str, bool] = {}
+    for index in np.flatnonzero(keep):
+        chrom = fileset.chrom[index]
+        ok = contig_ok.get(chrom)
+        if ok is None:
+            ok = contig_ok[chrom] = keep_contig(chrom)
+        if not ok:
+            reasons[index] = "contig"
+            continue
+        reasons[index] = snp_problem(fileset.allele_2[index], [fileset.allele_1[index]])
+
+    bed = open_bed(
+        fileset.bed,
+        iid_count=len(fileset.sample_id),
+        sid_count=fileset.num_variants,
+        count_A1=True,
+        num_threads=threads,
+        skip_format_check=True,
+        properties={"iid": list(fileset.sample_id)},
+    )
+    rows = slice(None) if sample_index is None else np.asarray(sample_index)
+    try:
+        for start in range(0, fileset.num_variants, block_size):
+            stop = min(start + block_size, fileset.num_variants)
+            window = np.arange(start, stop)
+            dropped = Counter(
+                reasons[i] for i in window if keep[i] and reasons[i] is not None
+            )
+            chosen = window[[keep[i] and reasons[i] is None for i in window]]
+            if len(chosen) == 0:
+                if dropped:
+                    yield empty_block(
+                        dropped,
+                        len(fileset.sample_id)
+                        if sample_index is None
+                        else len(sample_index),
+                    )
+                continue
+            # (num_samples, num_chosen) int8, -127 = missing.
+            dosage = bed.read(index=np.s_[rows, chosen], dtype="int8", order="C")
+            dosage[dosage == -127] = MISSING
+            yield VariantBlock(
+                chrom=[fileset.chrom[i] for i in chosen],
+                position=fileset.position[chosen],
+                variant_id=[fileset.variant_id[i] for i in chosen],
+                ref=[fileset.allele_2[i] for i in chosen],
+                alt=[fileset.allele_1[i] for i in chosen],
+                dosage=dosage,
+                dropped=dropped,
+            )
+    except (OSError, ValueError) as error:
+        raise InputError(
+            f"Cannot read PLINK file {fileset.bed} ({error}); re-create the "
+            "fileset with 'plink2 --make-bed'."
+        ) from None
+    finally:
+        del bed

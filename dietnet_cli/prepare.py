@@ -1,0 +1,592 @@
+"""The ``prepare`` stage: genotypes and labels to a cached dataset directory.
+
+The input is streamed in blocks of variants; each block is filtered and
+appended to a scratch file, and the final (num_samples, num_variants)
+matrix is assembled from the scratch files at the end, so memory stays
+bounded whatever the number of variants. An indexed VCF/BCF can be read by
+several worker processes, one region at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from joblib import Parallel, delayed
+
+from dietnet_cli import dataset, genome, outputs, plink, progress, provenance, vcf
+from dietnet_cli.errors import InputError
+from dietnet_cli.genotypes import VariantBlock
+from dietnet_cli.labels import read_labels
+
+logger = logging.getLogger(__name__)
+
+# Regions per worker when an indexed file is split over --threads workers,
+# so that uneven regions still keep every worker busy.
+REGIONS_PER_THREAD = 4
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which variants a dataset keeps."""
+
+    # Minor allele frequency below which a variant is dropped. The default 0
+    # keeps rare variants, which can be specific to one population.
+    maf: float = 0.0
+    # Fraction of missing calls above which a variant is dropped.
+    max_missing: float = 0.1
+    # Keep chromosomes other than 1-22 (X, Y, MT, unplaced contigs).
+    all_contigs: bool = False
+    regions: tuple[str, ...] = ()
+    variants_file: str | None = None
+
+
+@dataclass
+class _PartResult:
+    """What one worker read from one part of the input."""
+
+    store: dataset.BlockStore
+    chrom: list[str] = field(default_factory=list)
+    position: list[np.ndarray] = field(default_factory=list)
+    variant_id: list[str] = field(default_factory=list)
+    ref: list[str] = field(default_factory=list)
+    alt: list[str] = field(default_factory=list)
+    alt_frequency: list[np.ndarray] = field(default_factory=list)
+    missing_rate: list[np.ndarray] = field(default_factory=list)
+    dropped: Counter = field(default_factory=Counter)
+    num_read: int = 0
+
+
+@dataclass(frozen=True)
+class _VariantList:
+    """Variants named by --variants: by position (and alleles) or by ID."""
+
+    positions: frozenset[tuple[str, int]]
+    alleles: frozenset[tuple[str, int, str, str]]
+    ids: frozenset[str]
+
+    def contains(
+        self, chrom: str, position: int, variant_id: str, ref: str, alt: str
+    ) -> bool:
+        chrom = genome.normalize_contig(chrom)
+        return (
+            (chrom, position) in self.positions
+            or (chrom, position, ref, alt) in self.alleles
+            or variant_id in self.ids
+        )
+
+
+def prepare(
+    input_path: str,
+    *,
+    labels_path: Path,
+    out: Path,
+    label_column: str | None = None,
+    group_column: str | None = None,
+    filters: Filters = Filters(),
+    build: str | None = None,
+    threads: int = 1,
+    force: bool = False,
+    show_progress: bool = True,
+) -> dataset.Dataset:
+    """Read genotypes and labels and write a dataset directory.
+
+    Parameters
+    ----------
+    input_path
+        A VCF/BCF file, ``-`` for VCF text on standard input, or a PLINK 1
+        fileset (.bed path or prefix).
+    labels_path
+        The label TSV (see :mod:`dietnet_cli.labels`).
+    out
+        The dataset directory to create.
+    build
+        The genome build when the input header does not tell it (PLINK).
+    """
+    started = time.perf_counter()
+    out = Path(out)
+    outputs.check_writable(out, force=force, what="dataset")
+    labels = read_labels(
+        labels_path, label_column=label_column, group_column=group_column
+    )
+    variant_list = _read_variant_list(filters.variants_file)
+    keep_contig = (lambda name: True) if filters.all_contigs else genome.is_autosome
+
+    # Open the input and find the samples it shares with the label file.
+    is_plink = plink.is_plink(input_path)
+    if is_plink:
+        fileset = plink.read_fileset(input_path)
+        input_samples = fileset.sample_id
+        header_build, build_evidence = None, "PLINK files do not record a build"
+    else:
+        header = vcf.read_header(input_path) if input_path != "-" else None
+        stdin_reader = None
+        if header is None:
+            stdin_reader = vcf.open_reader("-")
+            input_samples = tuple(stdin_reader.samples)
+            lines = stdin_reader.raw_header.splitlines()
+            header_build, build_evidence = genome.build_from_vcf_header(lines)
+        else:
+            input_samples = header.sample_id
+            header_build, build_evidence = header.build, header.build_evidence
+    genome_build = _choose_build(input_path, header_build, build_evidence, build)
+
+    label_of = labels.as_dict()
+    shared = [sample for sample in input_samples if sample in label_of]
+    if not shared:
+        raise InputError(
+            f"No sample of {input_path} is in label file {labels_path} (the input "
+            f"has {len(input_samples)} samples, e.g. '{input_samples[0]}'; the label "
+            f"file {len(label_of)}, e.g. '{labels.sample_id[0]}'); check that both "
+            "use the same sample IDs."
+        )
+    num_input_only = len(input_samples) - len(shared)
+    num_labels_only = len(label_of) - len(shared)
+    logger.info(
+        "%d samples in both input and labels; %d in the input only and %d in the "
+        "labels only are left out.",
+        len(shared),
+        num_input_only,
+        num_labels_only,
+    )
+
+    # Read the variants, part by part, into scratch block files.
+    with outputs.atomic_directory(out, force=force, what="dataset") as scratch:
+        scratch_dir = scratch / "scratch"
+        scratch_dir.mkdir()
+        read_options = dict(
+            filters=filters,
+            variant_list=variant_list,
+            keep_contig=keep_contig,
+            show_progress=show_progress,
+        )
+        if is_plink:
+            sample_index = np.array(
+                [fileset.sample_id.index(s) for s in shared]
+                if len(shared) < 64
+                else _index_of(fileset.sample_id, shared)
+            )
+            parts = [
+                _read_plink(
+                    fileset,
+                    sample_index,
+                    scratch_dir / "part-0",
+                    threads=threads,
+                    **read_options,
+                )
+            ]
+        else:
+            samples = None if len(shared) == len(input_samples) else shared
+            regions = _plan_regions(input_path, header, filters, threads, keep_contig)
+            if stdin_reader is not None or not regions:
+                if stdin_reader is not None and samples is not None:
+                    stdin_reader.set_samples(samples)
+                parts = [
+                    _read_vcf_part(
+                        input_path,
+                        samples,
+                        None,
+                        None,
+                        scratch_dir / "part-0",
+                        reader=stdin_reader,
+                        threads=threads,
+                        **read_options,
+                    )
+                ]
+            else:
+                parts = _read_vcf_regions(
+                    input_path, samples, regions, scratch_dir, threads, read_options
+                )
+
+        dropped = sum((part.dropped for part in parts), Counter())
+        num_read = sum(part.num_read for part in parts)
+        num_kept = sum(part.store.num_variants for part in parts)
+        if num_kept == 0:
+            raise InputError(
+                f"No variant of {input_path} is left after filtering ({num_read:,} "
+                f"records read; dropped: {_describe(dropped) or 'none'}); check "
+                "--maf, --max-missing, --regions and --variants, and that the input "
+                "has biallelic SNPs on chromosomes 1-22."
+            )
+
+        # Assemble the dataset files.
+        dataset.assemble_genotypes(
+            [part.store for part in parts], scratch / dataset.GENOTYPES
+        )
+        for part in parts:
+            part.store.path.unlink()
+        scratch_dir.rmdir()
+        variants = dataset.VariantTable(
+            chrom=tuple(c for part in parts for c in part.chrom),
+            position=np.concatenate([p for part in parts for p in part.position]),
+            variant_id=tuple(v for part in parts for v in part.variant_id),
+            ref=tuple(r for part in parts for r in part.ref),
+            alt=tuple(a for part in parts for a in part.alt),
+            alt_frequency=np.concatenate(
+                [f for part in parts for f in part.alt_frequency]
+            ),
+            missing_rate=np.concatenate(
+                [m for part in parts for m in part.missing_rate]
+            ),
+        )
+        variants.write_tsv(scratch / dataset.VARIANTS)
+        shared_groups = (
+            [labels.group_of()[label_of[s]] for s in shared] if labels.group else None
+        )
+        dataset.write_samples(
+            scratch / dataset.SAMPLES,
+            shared,
+            [label_of[s] for s in shared],
+            shared_groups,
+        )
+        manifest = provenance.record(
+            kind="dietnet-dataset",
+            format_version=dataset.FORMAT_VERSION,
+            inputs={
+                "genotypes": provenance.describe_input(input_path)
+                if not is_plink
+                else {
+                    "bed": provenance.describe_input(fileset.bed),
+                    "bim": provenance.describe_input(fileset.bim),
+                    "fam": provenance.describe_input(fileset.fam),
+                },
+                "labels": provenance.describe_input(labels_path),
+            },
+            input_format="plink" if is_plink else "vcf",
+            label_column=labels.label_column,
+            group_column=labels.group_column,
+            filters=asdict(filters),
+            genome_build=genome_build,
+            genome_build_evidence=build_evidence
+            if header_build
+            else ("--build" if build else build_evidence),
+            num_samples=len(shared),
+            num_variants=num_kept,
+            num_records_read=num_read,
+            records_dropped=dict(sorted(dropped.items())),
+            samples_dropped={
+                "input_only": num_input_only,
+                "labels_only": num_labels_only,
+                "unlabelled": labels.num_unlabelled,
+            },
+            num_classes=len(set(label_of[s] for s in shared)),
+        )
+        manifest["dataset_checksum"] = dataset.dataset_checksum(scratch)
+        dataset.write_manifest(scratch, manifest)
+
+    logger.info(
+        "Kept %s of %s records (dropped: %s) for %d samples in %.1f s.",
+        f"{num_kept:,}",
+        f"{num_read:,}",
+        _describe(dropped) or "none",
+        len(shared),
+        time.perf_counter() - started,
+    )
+    return dataset.open_dataset(out)
+
+
+def _choose_build(
+    input_path: str, header_build: str | None, evidence: str, build: str | None
+) -> str | None:
+    if build is not None:
+        wanted = genome.canonical_build(build)
+        if wanted is None:
+            raise InputError(
+                f"Unknown genome build '{build}'; use GRCh37 (hg19) or GRCh38 (hg38)."
+            )
+        if header_build is not None and header_build != wanted:
+            raise InputError(
+                f"--build {build} contradicts {input_path}, whose header says "
+                f"{header_build} ({evidence}); drop --build or fix the header."
+            )
+        return wanted
+    if header_build is None:
+        logger.warning(
+            "The genome build of %s is unknown (%s); pass --build so that predict "
+            "can catch inputs on another build.",
+            input_path,
+            evidence,
+        )
+    return header_build
+
+
+def _index_of(names: tuple[str, ...], wanted: list[str]) -> list[int]:
+    position = {name: index for index, name in enumerate(names)}
+    return [position[name] for name in wanted]
+
+
+def _describe(counter: Counter) -> str:
+    return ", ".join(f"{count:,} {reason}" for reason, count in sorted(counter.items()))
+
+
+def _read_variant_list(path: str | None) -> _VariantList | None:
+    """Read --variants: a TSV with chrom and pos columns (ref, alt optional),
+    or one variant per line as ``chrom:pos``, ``chrom:pos:ref:alt`` or an ID."""
+    if path is None:
+        return None
+    try:
+        lines = [line.rstrip("\n") for line in open(path) if line.strip()]
+    except OSError as error:
+        raise InputError(f"Cannot read variant list {path}: {error}.") from None
+    positions: set[tuple[str, int]] = set()
+    alleles: set[tuple[str, int, str, str]] = set()
+    ids: set[str] = set()
+    header = lines[0].split("\t") if lines else []
+    if "chrom" in header and "pos" in header:
+        chrom_at, pos_at = header.index("chrom"), header.index("pos")
+        allele_at = (
+            (header.index("ref"), header.index("alt"))
+            if "ref" in header and "alt" in header
+            else None
+        )
+        for line in lines[1:]:
+            row = line.split("\t")
+            chrom, position = genome.normalize_contig(row[chrom_at]), int(row[pos_at])
+            if allele_at:
+                alleles.add((chrom, position, row[allele_at[0]], row[allele_at[1]]))
+            else:
+                positions.add((chrom, position))
+    else:
+        pattern = re.compile(r"^([^:\s]+):(\d+)(?::([ACGTN]+):([ACGTN]+))?$")
+        for line in lines:
+            token = line.split()[0]
+            match = pattern.match(token)
+            if match:
+                chrom, position = genome.normalize_contig(match[1]), int(match[2])
+                if match[3]:
+                    alleles.add((chrom, position, match[3], match[4]))
+                else:
+                    positions.add((chrom, position))
+            else:
+                ids.add(token)
+    if not (positions or alleles or ids):
+        raise InputError(f"Variant list {path} names no variants.")
+    return _VariantList(frozenset(positions), frozenset(alleles), frozenset(ids))
+
+
+def _plan_regions(
+    input_path: str,
+    header: vcf.VcfHeader | None,
+    filters: Filters,
+    threads: int,
+    keep_contig,
+) -> list[tuple[str, tuple[int, int] | None]]:
+    """Regions to read, each with the POS bounds that make them disjoint."""
+    if filters.regions:
+        if header is None or not header.indexed:
+            raise InputError(
+                f"--regions needs an indexed input, and {input_path} has no .tbi or "
+                f".csi index; create one with 'bcftools index {input_path}'."
+            )
+        return [(region, _region_bounds(region)) for region in filters.regions]
+    if threads <= 1 or header is None or not header.indexed:
+        if threads > 1:
+            logger.warning(
+                "%s has no index, so it is read by one process; index it with "
+                "'bcftools index' to use --threads.",
+                input_path,
+            )
+        return []
+    contigs = [(name, length) for name, length in header.contigs if keep_contig(name)]
+    if not contigs or any(length is None for _, length in contigs):
+        return [(name, None) for name, _ in contigs]
+    total = sum(length for _, length in contigs)
+    step = max(1, total // (threads * REGIONS_PER_THREAD))
+    regions = []
+    for name, length in contigs:
+        for start in range(1, length + 1, step):
+            stop = min(start + step - 1, length)
+            regions.append((f"{name}:{start}-{stop}", (start, stop)))
+    return regions
+
+
+def _region_bounds(region: str) -> tuple[int, int] | None:
+    match = re.match(r"^.+:([\d,]+)-([\d,]+)$", region)
+    if not match:
+        return None
+    return int(match[1].replace(",", "")), int(match[2].replace(",", ""))
+
+
+def _read_vcf_regions(
+    input_path: str,
+    samples: list[str] | None,
+    regions: list[tuple[str, tuple[int, int] | None]],
+    scratch_dir: Path,
+    threads: int,
+    read_options: dict,
+) -> list[_PartResult]:
+    options = dict(read_options, show_progress=False)
+    jobs = (
+        delayed(_read_vcf_part)(
+            input_path,
+            samples,
+            region,
+            bounds,
+            scratch_dir / f"part-{index}",
+            **options,
+        )
+        for index, (region, bounds) in enumerate(regions)
+    )
+    with progress.bar(
+        "Reading regions", total=len(regions), enabled=read_options["show_progress"]
+    ) as bar:
+        parts = []
+        for part in Parallel(n_jobs=threads, return_as="generator")(jobs):
+            parts.append(part)
+            bar.advance()
+    return parts
+
+
+def _read_vcf_part(
+    input_path: str,
+    samples: list[str] | None,
+    region: str | None,
+    bounds: tuple[int, int] | None,
+    store_path: Path,
+    *,
+    filters: Filters,
+    variant_list: _VariantList | None,
+    keep_contig,
+    show_progress: bool,
+    reader=None,
+    threads: int = 1,
+) -> _PartResult:
+    num_samples = len(samples) if samples is not None else None
+    blocks = vcf.iter_blocks(
+        input_path,
+        samples=samples,
+        region=region,
+        region_bounds=bounds,
+        keep_contig=keep_contig,
+        reader=reader,
+        threads=threads,
+    )
+    return _consume(
+        blocks, store_path, num_samples, filters, variant_list, show_progress
+    )
+
+
+def _read_plink(
+    fileset: plink.PlinkFileset,
+    sample_index: np.ndarray,
+    store_path: Path,
+    *,
+    filters: Filters,
+    variant_list: _VariantList | None,
+    keep_contig,
+    show_progress: bool,
+    threads: int = 1,
+) -> _PartResult:
+    mask = None
+    if filters.regions:
+        mask = np.zeros(fileset.num_variants, dtype=bool)
+        for region in filters.regions:
+            mask |= _plink_region_mask(fileset, region)
+    blocks = plink.iter_blocks(
+        fileset,
+        sample_index=sample_index,
+        variant_mask=mask,
+        keep_contig=keep_contig,
+        threads=threads,
+    )
+    return _consume(
+        blocks, store_path, len(sample_index), filters, variant_list, show_progress
+    )
+
+
+def _plink_region_mask(fileset: plink.PlinkFileset, region: str) -> np.ndarray:
+    name, _, span = region.partition(":")
+    chrom = np.array([genome.normalize_contig(c) for c in fileset.chrom])
+    mask = chrom == genome.normalize_contig(name)
+    bounds = _region_bounds(region)
+    if span and bounds is None:
+        raise InputError(f"Region '{region}' is not of the form chrom:start-end.")
+    if bounds:
+        mask &= (fileset.position >= bounds[0]) & (fileset.position <= bounds[1])
+    return mask
+
+
+def _consume(
+    blocks,
+    store_path: Path,
+    num_samples: int | None,
+    filters: Filters,
+    variant_list: _VariantList | None,
+    show_progress: bool,
+) -> _PartResult:
+    """Filter blocks and append the kept variants to a block store."""
+    result: _PartResult | None = None
+    seen: set[tuple[str, int, str, str]] = set()
+    with progress.bar("Reading variants", enabled=show_progress) as bar:
+        for block in blocks:
+            if result is None:
+                width = block.dosage.shape[0] if num_samples is None else num_samples
+                result = _PartResult(store=dataset.BlockStore(store_path, width))
+            result.dropped.update(block.dropped)
+            result.num_read += block.num_variants + sum(block.dropped.values())
+            if block.num_variants:
+                _keep(block, result, filters, variant_list, seen)
+            bar.advance(block.num_variants + sum(block.dropped.values()))
+    if result is None:
+        result = _PartResult(store=dataset.BlockStore(store_path, num_samples or 0))
+    result.store.close()
+    return result
+
+
+def _keep(
+    block: VariantBlock,
+    result: _PartResult,
+    filters: Filters,
+    variant_list: _VariantList | None,
+    seen: set,
+) -> None:
+    dosage = block.dosage  # (num_samples, num_block_variants) int8, -1 = missing
+    called = (dosage >= 0).sum(axis=0)
+    alt_count = np.where(dosage > 0, dosage, 0).sum(axis=0, dtype=np.int64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        alt_frequency = np.where(called > 0, alt_count / (2.0 * called), np.nan)
+    missing_rate = 1.0 - called / dosage.shape[0]
+
+    reasons = np.full(block.num_variants, "", dtype=object)
+    minor = np.minimum(alt_frequency, 1.0 - alt_frequency)
+    reasons[minor < filters.maf] = "maf"
+    reasons[(alt_count == 0) | (alt_count == 2 * called)] = "monomorphic"
+    reasons[missing_rate > filters.max_missing] = "missing"
+    for column in range(block.num_variants):
+        key = (
+            genome.normalize_contig(block.chrom[column]),
+            int(block.position[column]),
+            block.ref[column],
+            block.alt[column],
+        )
+        if reasons[column]:
+            continue
+        if variant_list is not None and not variant_list.contains(
+            block.chrom[column],
+            key[1],
+            block.variant_id[column],
+            key[2],
+            key[3],
+        ):
+            reasons[column] = "not_listed"
+        elif key in seen:
+            reasons[column] = "duplicate"
+        else:
+            seen.add(key)
+    result.dropped.update(reason for reason in reasons if reason)
+    keep = np.flatnonzero(reasons == "")
+    if len(keep) == 0:
+        return
+    result.store.append(dosage[:, keep])
+    result.chrom.extend(block.chrom[i] for i in keep)
+    result.position.append(block.position[keep])
+    result.variant_id.extend(block.variant_id[i] for i in keep)
+    result.ref.extend(block.ref[i] for i in keep)
+    result.alt.extend(block.alt[i] for i in keep)
+    result.alt_frequency.append(alt_frequency[keep])
+    result.missing_rate.append(missing_rate[keep])
