@@ -193,6 +193,441 @@ def prepare(
     )
 
 
+DatasetArgument = Annotated[
+    Path,
+    typer.Argument(
+        metavar="DATASET",
+        exists=True,
+        file_okay=False,
+        help="Dataset directory written by 'dietnet prepare'.",
+    ),
+]
+ValFraction = Annotated[
+    float,
+    typer.Option(
+        min=0.0,
+        max=0.5,
+        help="Class-stratified share of the samples held out for validation.",
+        rich_help_panel="Validation",
+    ),
+]
+Folds = Annotated[
+    int | None,
+    typer.Option(
+        min=2,
+        help="Validate on one of K stratified folds instead (with --fold).",
+        rich_help_panel="Validation",
+    ),
+]
+Fold = Annotated[
+    int | None,
+    typer.Option(
+        min=1, help="Which fold validates (1..K).", rich_help_panel="Validation"
+    ),
+]
+
+
+def _split(val_fraction: float, folds: int | None, fold: int | None, seed: int):
+    from dietnet_cli.splits import SplitConfig
+
+    if (folds is None) != (fold is None):
+        raise DietnetError("--folds and --fold go together; give both or neither.")
+    return SplitConfig(val_fraction=val_fraction, folds=folds, fold=fold, seed=seed)
+
+
+@app.command()
+def embed(
+    dataset: DatasetArgument,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Embedding .npy file (default: DATASET/embedding.npy)."
+        ),
+    ] = None,
+    samples: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            help="Count only these samples (one ID per line) instead of the "
+            "training split.",
+        ),
+    ] = None,
+    val_fraction: ValFraction = 0.1,
+    folds: Folds = None,
+    fold: Fold = None,
+    seed: Seed = 0,
+    show_progress: ShowProgress = True,
+    verbose: Verbose = 0,
+    quiet: Quiet = False,
+) -> None:
+    """Compute the per-class genotype histogram of every variant.
+
+    Counts genotypes 0, 1 and 2 per class among the training samples only
+    (the split 'dietnet train' uses with the same options, or --samples),
+    and caches them keyed by the dataset and the sample set.
+    """
+    _setup_logging(verbose, quiet)
+    from dietnet_cli import embed as embed_stage
+    from dietnet_cli.dataset import open_dataset
+
+    opened = open_dataset(dataset)
+    train_index = embed_stage.training_index(
+        opened, samples_file=samples, split=_split(val_fraction, folds, fold, seed)
+    )
+    result = embed_stage.embed(
+        opened, train_index=train_index, out=out, show_progress=show_progress
+    )
+    where = out or dataset / embed_stage.EMBEDDING
+    _say(
+        f"Embedding {where}: {result.class_counts.shape[0]:,} variants x "
+        f"{result.class_counts.shape[1]} classes x 3 genotypes."
+    )
+
+
+class ModelChoice(str, Enum):
+    dietnet = "dietnet"
+    mlp = "mlp"
+
+
+class ActivationChoice(str, Enum):
+    relu = "relu"
+    tanh = "tanh"
+
+
+class InitChoice(str, Enum):
+    normal = "normal"
+    uniform = "uniform"
+
+
+class OptimizerChoice(str, Enum):
+    adam = "adam"
+    rmsprop = "rmsprop"
+
+
+def _given(**values: object) -> dict:
+    """Options the user set; the others keep the configuration's defaults."""
+    return {name: value for name, value in values.items() if value is not None}
+
+
+ARCH = "Architecture"
+OPT = "Optimisation"
+
+
+@app.command()
+def train(
+    dataset: DatasetArgument,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Model file to write.")],
+    model: Annotated[
+        ModelChoice | None,
+        typer.Option(
+            help="dietnet, or the paper's plain mlp for comparison.",
+            rich_help_panel=ARCH,
+        ),
+    ] = None,
+    num_hidden: Annotated[
+        int | None,
+        typer.Option(min=1, help="Width of the first layer W_e.", rich_help_panel=ARCH),
+    ] = None,
+    hidden_layers: Annotated[
+        str | None,
+        typer.Option(
+            help="Widths of further hidden layers, e.g. '100,100'.",
+            rich_help_panel=ARCH,
+        ),
+    ] = None,
+    aux_hidden: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Width of the auxiliary networks' hidden layer.",
+            rich_help_panel=ARCH,
+        ),
+    ] = None,
+    activation: Annotated[
+        ActivationChoice | None, typer.Option(rich_help_panel=ARCH)
+    ] = None,
+    init: Annotated[
+        InitChoice | None,
+        typer.Option(help="Weight initialisation.", rich_help_panel=ARCH),
+    ] = None,
+    init_scale: Annotated[
+        float | None, typer.Option(help="Initialisation scale.", rich_help_panel=ARCH)
+    ] = None,
+    dropout: Annotated[
+        float | None, typer.Option(min=0.0, max=0.95, rich_help_panel=ARCH)
+    ] = None,
+    batch_norm: Annotated[
+        bool | None, typer.Option("--batch-norm/--no-batch-norm", rich_help_panel=ARCH)
+    ] = None,
+    gamma: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            help="Weight of the reconstruction loss; 0 turns the decoder off.",
+            rich_help_panel=ARCH,
+        ),
+    ] = None,
+    optimizer: Annotated[
+        OptimizerChoice | None, typer.Option(rich_help_panel=OPT)
+    ] = None,
+    learning_rate: Annotated[
+        float | None,
+        typer.Option("--learning-rate", "--lr", min=0.0, rich_help_panel=OPT),
+    ] = None,
+    weight_decay: Annotated[
+        float | None,
+        typer.Option(min=0.0, help="L2 weight decay.", rich_help_panel=OPT),
+    ] = None,
+    clip_norm: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0, help="Clip the gradient norm; 0 = off.", rich_help_panel=OPT
+        ),
+    ] = None,
+    batch_size: Annotated[int | None, typer.Option(min=1, rich_help_panel=OPT)] = None,
+    epochs: Annotated[int | None, typer.Option(min=1, rich_help_panel=OPT)] = None,
+    patience: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Epochs without a better validation accuracy before stopping.",
+            rich_help_panel=OPT,
+        ),
+    ] = None,
+    leave_batch_out: Annotated[
+        bool | None,
+        typer.Option(
+            "--leave-batch-out/--no-leave-batch-out",
+            help="Recompute the embedding without each batch's own samples.",
+            rich_help_panel=OPT,
+        ),
+    ] = None,
+    val_fraction: ValFraction = 0.1,
+    folds: Folds = None,
+    fold: Fold = None,
+    embedding: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True, dir_okay=False, help="Embedding from 'dietnet embed -o'."
+        ),
+    ] = None,
+    device: Annotated[
+        DeviceChoice, typer.Option(help="auto takes CUDA when present.")
+    ] = DeviceChoice.auto,
+    mixed_precision: Annotated[
+        bool, typer.Option(help="bfloat16 autocast on GPU (ignored on CPU).")
+    ] = True,
+    build: Build = None,
+    resume: Annotated[
+        bool, typer.Option(help="Continue a killed run from its checkpoint.")
+    ] = False,
+    seed: Seed = 0,
+    threads: Annotated[
+        int | None,
+        typer.Option("--threads", "-t", min=1, help="CPU threads for torch."),
+    ] = None,
+    force: Force = False,
+    show_progress: ShowProgress = True,
+    verbose: Verbose = 0,
+    quiet: Quiet = False,
+) -> None:
+    """Train a Diet Network on a dataset and write a model file.
+
+    Holds out a stratified validation split for early stopping and
+    calibration, computes the embedding from the training samples only, and
+    writes the model with its metrics (.metrics.tsv) and curve (.curve.png).
+    """
+    _setup_logging(verbose, quiet)
+    import torch
+
+    from dietnet_cli.fit import TrainConfig
+    from dietnet_cli.model import ModelConfig
+    from dietnet_cli.train import resolve_device
+    from dietnet_cli.train import train as run_train
+
+    if threads:
+        torch.set_num_threads(threads)
+    layers = None
+    if hidden_layers is not None:
+        try:
+            layers = tuple(int(w) for w in hidden_layers.split(",") if w.strip())
+        except ValueError:
+            raise DietnetError(
+                f"--hidden-layers '{hidden_layers}' is not a comma-separated list "
+                "of widths, e.g. '100,100'."
+            ) from None
+    try:
+        model_config = ModelConfig(
+            **_given(
+                model=model.value if model else None,
+                num_hidden=num_hidden,
+                hidden_layers=layers,
+                aux_hidden=aux_hidden,
+                activation=activation.value if activation else None,
+                init=init.value if init else None,
+                init_scale=init_scale,
+                dropout=dropout,
+                batch_norm=batch_norm,
+                gamma=gamma,
+            )
+        )
+        resolved = resolve_device(device.value)
+        train_config = TrainConfig(
+            **_given(
+                optimizer=optimizer.value if optimizer else None,
+                learning_rate=learning_rate,
+                weight_decay=weight_decay,
+                clip_norm=clip_norm,
+                batch_size=batch_size,
+                epochs=epochs,
+                patience=patience,
+                leave_batch_out=leave_batch_out,
+                seed=seed,
+                device=resolved,
+                mixed_precision=mixed_precision and resolved == "cuda",
+            )
+        )
+    except ValueError as error:
+        raise DietnetError(str(error)) from None
+    summary = run_train(
+        dataset,
+        out=out,
+        model_config=model_config,
+        train_config=train_config,
+        split=_split(val_fraction, folds, fold, seed),
+        embedding_path=embedding,
+        build=build,
+        resume=resume,
+        force=force,
+        show_progress=show_progress,
+    )
+    _say(
+        f"Wrote model {summary.model_path} (metrics {summary.metrics_path.name}, "
+        f"curve {summary.curve_path.name})."
+    )
+
+
+ModelArgument = Annotated[
+    Path,
+    typer.Argument(
+        metavar="MODEL",
+        exists=True,
+        dir_okay=False,
+        help="Model file written by 'dietnet train'.",
+    ),
+]
+InputArgument = Annotated[
+    str,
+    typer.Argument(
+        metavar="INPUT",
+        help="VCF/BCF file, '-' for VCF on stdin, or PLINK .bed (or prefix).",
+    ),
+]
+ALIGN = "Alignment and flags"
+MinOverlap = Annotated[
+    float,
+    typer.Option(
+        min=0.0,
+        help="Refuse the input when fewer model variants are found: a fraction "
+        "(<= 1) or a count.",
+        rich_help_panel=ALIGN,
+    ),
+]
+LowOverlap = Annotated[
+    float,
+    typer.Option(
+        min=0.0,
+        max=1.0,
+        help="Flag a sample low_overlap when it has calls at fewer than this "
+        "fraction of the model's variants.",
+        rich_help_panel=ALIGN,
+    ),
+]
+MinProbability = Annotated[
+    float,
+    typer.Option(
+        min=0.0,
+        max=1.0,
+        help="Flag a sample low_confidence below this top-class probability.",
+        rich_help_panel=ALIGN,
+    ),
+]
+IgnoreBuild = Annotated[
+    bool,
+    typer.Option(
+        help="Predict even when the input header names another genome build.",
+        rich_help_panel=ALIGN,
+    ),
+]
+
+
+def _predict_options(
+    min_overlap: float,
+    low_overlap: float,
+    min_probability: float,
+    ignore_build: bool,
+    threads: int,
+):
+    from dietnet_cli.predict import PredictOptions
+
+    return PredictOptions(
+        min_overlap=min_overlap,
+        low_overlap=low_overlap,
+        min_probability=min_probability,
+        ignore_build=ignore_build,
+        threads=threads,
+    )
+
+
+@app.command()
+def predict(
+    model: ModelArgument,
+    input_path: InputArgument,
+    out: Annotated[
+        str, typer.Option("--out", "-o", help="Predictions TSV, or '-' for stdout.")
+    ],
+    min_overlap: MinOverlap = 0.05,
+    low_overlap: LowOverlap = 0.5,
+    min_probability: MinProbability = 0.5,
+    ignore_build: IgnoreBuild = False,
+    threads: Threads = 1,
+    force: Force = False,
+    show_progress: ShowProgress = True,
+    verbose: Verbose = 0,
+    quiet: Quiet = False,
+) -> None:
+    """Predict the ancestry of every sample in INPUT.
+
+    Matches INPUT's SNPs to the model's by position and alleles (chr
+    prefixes, REF/ALT swaps and strand flips handled; palindromic SNPs only
+    when identical) and writes one row per sample with calibrated class
+    probabilities.
+    """
+    _setup_logging(verbose, quiet)
+    import torch
+
+    from dietnet_cli.predict import predict as run_predict
+    from dietnet_cli.predict import write_predictions
+
+    torch.set_num_threads(threads)
+    if out != "-":
+        from dietnet_cli.outputs import check_writable
+
+        check_writable(Path(out), force=force, what="predictions file")
+    result = run_predict(
+        model,
+        input_path,
+        options=_predict_options(
+            min_overlap, low_overlap, min_probability, ignore_build, threads
+        ),
+        show_progress=show_progress,
+    )
+    write_predictions(result, out, force=force)
+    if out != "-":
+        _say(f"Wrote predictions for {len(result.sample_id):,} samples to {out}.")
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"dietnet {__version__}")

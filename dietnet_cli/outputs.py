@@ -55,6 +55,7 @@ def atomic_directory(target: Path, *, force: bool, what: str) -> Iterator[Path]:
     temporary = Path(
         tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.resolve().parent)
     )
+    os.chmod(temporary, 0o755)
     try:
         yield temporary
         if target.exists() and not force:

@@ -29,6 +29,8 @@ logger = logging.getLogger(__name__)
 # Regions per worker when an indexed file is split over --threads workers,
 # so that uneven regions still keep every worker busy.
 REGIONS_PER_THREAD = 4
+# Beyond any position a VCF can hold (htslib positions are 64-bit).
+MAX_POSITION = 2**62
 
 
 @dataclass(frozen=True)
@@ -392,16 +394,26 @@ def _plan_regions(
                 input_path,
             )
         return []
-    contigs = [(name, length) for name, length in header.contigs if keep_contig(name)]
-    if not contigs or any(length is None for _, length in contigs):
-        return [(name, None) for name, _ in contigs]
-    total = sum(length for _, length in contigs)
+    # Every contig of the index, kept or not, so that the records passed
+    # over are counted as by a single reader; the last region of a contig is
+    # open-ended, so records past a declared length are read too.
+    lengths = {name: length for name, length in header.contigs if length}
+    names = list(dict.fromkeys(header.seqnames))
+    total = sum(lengths.get(name, 0) for name in names if keep_contig(name))
     step = max(1, total // (threads * REGIONS_PER_THREAD))
-    regions = []
-    for name, length in contigs:
-        for start in range(1, length + 1, step):
-            stop = min(start + step - 1, length)
-            regions.append((f"{name}:{start}-{stop}", (start, stop)))
+    regions: list[tuple[str, tuple[int, int] | None]] = []
+    for name in names:
+        length = lengths.get(name)
+        if not length or not keep_contig(name):
+            regions.append((name, None))
+            continue
+        starts = list(range(1, length + 1, step))
+        for start, next_start in zip(starts, starts[1:] + [None], strict=True):
+            if next_start is None:
+                regions.append((f"{name}:{start}-", (start, MAX_POSITION)))
+            else:
+                stop = next_start - 1
+                regions.append((f"{name}:{start}-{stop}", (start, stop)))
     return regions
 
 

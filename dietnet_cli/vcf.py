@@ -2,10 +2,11 @@
 
 Only biallelic SNPs become genotypes; every other record is counted by the
 reason it was passed over. A genotype is the dosage: the number of copies of
-the ALT allele (0, 1 or 2) in a diploid call, -1 when either allele is
-missing (``./.``, ``./1``). Haploid or polyploid calls at a biallelic SNP are
-refused rather than guessed at, and so is an allele index beyond the
-record's alleles.
+the ALT allele (0, 1 or 2) in a diploid call, -1 when any allele is
+missing (``.``, ``./.``, ``./1``) or the record has no GT field, as
+``bcftools query`` reports them. Fully called haploid or polyploid calls at
+a biallelic SNP are refused rather than guessed at, and so is an allele
+index beyond the record's alleles.
 
 cyvcf2's ``gt_types`` reports a haploid ``1`` as homozygous ALT and a
 partly missing ``./1`` as heterozygous, so the dosage is computed from the
@@ -14,8 +15,13 @@ raw allele indices of ``genotype.array()`` instead.
 
 from __future__ import annotations
 
+import gzip
+import itertools
 import logging
 import os
+import re
+import warnings
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -32,6 +38,10 @@ from dietnet_cli.genotypes import MISSING, VariantBlock, snp_problem
 logger = logging.getLogger(__name__)
 
 BLOCK_SIZE = 4096
+_GT_ID = re.compile(r"[<,]ID=GT[,>]")
+_TYPE = re.compile(r"[<,]Type=([^,>]*)")
+# The empty block that ends every complete BGZF file (SAM specification 4.1.2).
+_BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
 
 
 @dataclass(frozen=True)
@@ -40,7 +50,10 @@ class VcfHeader:
 
     path: str
     sample_id: tuple[str, ...]
+    # ##contig lines: name and length (None when not given).
     contigs: tuple[tuple[str, int | None], ...]
+    # Contig names of the index when there is one, else of the header.
+    seqnames: tuple[str, ...]
     build: str | None
     build_evidence: str
     indexed: bool
@@ -63,9 +76,21 @@ def open_reader(path: str, samples: list[str] | None = None, threads: int = 1) -
             raise InputError(f"Input file {path} does not exist; check the path.")
         if not os.access(path, os.R_OK):
             raise InputError(f"Input file {path} is not readable; check permissions.")
+        if os.path.isdir(path):
+            raise InputError(
+                f"Input file {path} is a directory; give a .vcf, .vcf.gz or .bcf "
+                "file, or a PLINK .bed fileset."
+            )
+        _check_bgzf_end(path)
     try:
         reader = VCF(path, threads=threads if threads > 1 else None, lazy=True)
-    except (OSError, Exception) as error:  # cyvcf2 raises bare Exception too
+    except Exception as error:  # cyvcf2 raises bare Exception too
+        duplicated = _duplicated_sample(path) if path != "-" else None
+        if duplicated:
+            raise InputError(
+                f"Input file {path} lists sample '{duplicated}' more than once; "
+                "give every sample a unique ID (bcftools reheader)."
+            ) from None
         raise InputError(
             f"Input file {_display(path)} is not a readable VCF or BCF file "
             f"({_short(error)}); give a .vcf, .vcf.gz or .bcf file, or a PLINK "
@@ -81,9 +106,73 @@ def open_reader(path: str, samples: list[str] | None = None, threads: int = 1) -
             f"Input file {_display(path)} lists sample '{duplicated[0]}' more "
             "than once; give every sample a unique ID (bcftools reheader)."
         )
+    gt_type = _gt_type(reader.raw_header)
+    if gt_type != "String":
+        problem = (
+            "declares no FORMAT/GT"
+            if gt_type is None
+            else (f"declares FORMAT/GT with Type={gt_type}")
+        )
+        raise InputError(
+            f"Input file {_display(path)} {problem}; dietnet needs called "
+            "genotypes in a GT field declared as ##FORMAT=<ID=GT,Number=1,"
+            "Type=String,...>."
+        )
     if samples is not None:
         reader.set_samples(samples)
     return reader
+
+
+def _gt_type(raw_header: str) -> str | None:
+    """The Type of the header's FORMAT/GT line, None when there is none."""
+    for line in raw_header.splitlines():
+        if line.startswith("##FORMAT=<") and _GT_ID.search(line):
+            found = _TYPE.search(line)
+            return found[1] if found else ""
+    return None
+
+
+def _check_bgzf_end(path: str) -> None:
+    """Refuse a BGZF file (.vcf.gz, .bcf) that lacks its end-of-file block.
+
+    htslib reads a BGZF file cut at a block boundary as a shorter, valid
+    file; only the missing end-of-file block tells that records were lost.
+    """
+    with open(path, "rb") as handle:
+        head = handle.read(len(_BGZF_EOF))
+        is_bgzf = head[:4] == b"\x1f\x8b\x08\x04" and head[12:14] == b"BC"
+        if not is_bgzf:
+            return
+        handle.seek(0, os.SEEK_END)
+        size = handle.tell()
+        handle.seek(max(0, size - len(_BGZF_EOF)))
+        tail = handle.read()
+    if tail != _BGZF_EOF:
+        raise InputError(
+            f"Input file {path} is truncated (its BGZF end-of-file block is "
+            "missing); copy or download it again, or re-create it with bgzip or "
+            "'bcftools view'."
+        )
+
+
+def _duplicated_sample(path: str) -> str | None:
+    """A sample named twice on a text VCF's #CHROM line, which makes htslib
+    refuse the header without saying why."""
+    try:
+        with open(path, "rb") as raw:
+            gzipped = raw.read(2) == b"\x1f\x8b"
+        opener = gzip.open if gzipped else open
+        with opener(path, "rt", errors="replace") as handle:
+            for line in itertools.islice(handle, 1_000_000):
+                if line.startswith("#CHROM"):
+                    names = line.rstrip("\r\n").split("\t")[9:]
+                    counts = Counter(names)
+                    return next((n for n in names if counts[n] > 1), None)
+                if not line.startswith("##"):
+                    return None
+    except (OSError, EOFError, zlib.error):
+        return None
+    return None
 
 
 def _short(error: BaseException) -> str:
@@ -116,6 +205,7 @@ def read_header(path: str | Path) -> VcfHeader:
             path=path,
             sample_id=tuple(reader.samples),
             contigs=tuple(contigs),
+            seqnames=tuple(reader.seqnames),
             build=build,
             build_evidence=evidence,
             indexed=indexed,
@@ -164,8 +254,27 @@ def iter_blocks(
     if reader is None:
         reader = open_reader(path, samples, threads)
     display = _display(path)
+    if region:
+        contig = _region_contig(region)
+        if contig not in reader.seqnames:
+            raise InputError(
+                f"Region '{region}' names contig '{contig}', which {display} "
+                f"does not have (its contigs: {', '.join(reader.seqnames[:8])}"
+                f"{', ...' if len(reader.seqnames) > 8 else ''}); check the "
+                "contig name, for example '1' or 'chr1'."
+            )
     try:
-        records = reader(region) if region else reader
+        if region:
+            # cyvcf2 warns on stderr when the index has no record in the
+            # region, at the first step of the iteration; an empty region
+            # is no problem here.
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="no intervals found")
+                region_records = iter(reader(region))
+                first = next(region_records, None)
+            records = itertools.chain([first] if first else [], region_records)
+        else:
+            records = reader
     except Exception as error:
         raise InputError(
             f"Cannot read region '{region}' of {display} ({_short(error)}); "
@@ -199,18 +308,12 @@ def iter_blocks(
             if reason:
                 dropped[reason] += 1
                 continue
-            genotype = variant.genotype
-            if genotype is None:
-                raise InputError(
-                    f"Input file {display} has no GT field at {chrom}:{position}; "
-                    "dietnet needs called genotypes (FORMAT/GT)."
-                )
             chroms.append(chrom)
             positions.append(position)
             ids.append(variant.ID or ".")
             refs.append(variant.REF.upper())
             alts.append(variant.ALT[0].upper())
-            calls.append(genotype.array())
+            calls.append(_raw_calls(variant, len(reader.samples)))
             if len(calls) == block_size:
                 yield _block(
                     display, chroms, positions, ids, refs, alts, calls, dropped
@@ -228,6 +331,33 @@ def iter_blocks(
         ) from None
     if calls or dropped:
         yield _block(display, chroms, positions, ids, refs, alts, calls, dropped)
+
+
+def _region_contig(region: str) -> str:
+    """The contig of a region such as ``chr2``, ``2:100-200`` or ``2:100-``."""
+    name, colon, span = region.rpartition(":")
+    if colon and re.fullmatch(r"[\d,]+(-[\d,]*)?", span):
+        return name
+    return region
+
+
+def _raw_calls(variant, num_samples: int) -> np.ndarray:
+    """The record's allele indices, all missing when it has no GT field.
+
+    A record without FORMAT/GT has no called genotype, which bcftools too
+    reports as missing; cyvcf2 raises a bare Exception for it instead.
+    """
+    try:
+        return variant.genotype.array()
+    except Exception:
+        # The header declares GT as a string (open_reader checks it), so
+        # the only failure left is a record without GT. variant.FORMAT would
+        # tell, but it crashes on some lazily unpacked records.
+        pass
+    # (num_samples, ploidy + 1) int16: two missing alleles and the phase flag.
+    missing = np.full((num_samples, 3), -1, dtype=np.int16)
+    missing[:, -1] = 0
+    return missing
 
 
 def _block(
@@ -267,21 +397,20 @@ def _block(
 def _dosage(
     display: str, calls: np.ndarray, chroms: list[str], positions: list[int]
 ) -> np.ndarray:
-    """ALT copies from raw allele indices, (num_variants, num_samples) int8."""
+    """ALT copies from raw allele indices, (num_variants, num_samples) int8.
+
+    A call with any missing allele is missing whatever its ploidy (``.``,
+    ``./.``, ``./1``); a fully called one must be diploid.
+    """
+    # (num_variants, num_samples, ploidy) int16, -1 = missing, -2 = no allele.
     alleles = calls[:, :, :-1]
-    ploidy = alleles.shape[2]
-    if ploidy > 2:
-        called = (alleles[:, :, 2:] != -2).any(axis=2)
-        _refuse_ploidy(display, called, chroms, positions, "polyploid")
-    if ploidy < 2 or (alleles[:, :, :2] == -2).any():
-        haploid = (
-            np.ones(alleles.shape[:2], dtype=bool)
-            if ploidy < 2
-            else (alleles[:, :, 1] == -2) & (alleles[:, :, 0] != -2)
-        )
-        _refuse_ploidy(display, haploid, chroms, positions, "haploid")
-    alleles = alleles[:, :, :2]
-    beyond = alleles > 1
+    missing = (alleles == -1).any(axis=2)
+    called = ~missing
+    ploidy = (alleles != -2).sum(axis=2)
+    _refuse_ploidy(display, called & (ploidy > 2), chroms, positions, "polyploid")
+    _refuse_ploidy(display, called & (ploidy < 2), chroms, positions, "haploid")
+
+    beyond = (alleles > 1).any(axis=2)
     if beyond.any():
         row, sample = np.argwhere(beyond)[0]
         raise InputError(
@@ -289,10 +418,8 @@ def _dosage(
             f"at {chroms[row]}:{positions[row]}, where the record has only REF "
             "and one ALT; fix the GT values of that record."
         )
-    missing = (alleles < 0).any(axis=2)
-    dosage = alleles.sum(axis=2, dtype=np.int16).astype(np.int8)
-    dosage[missing] = MISSING
-    return dosage
+    dosage = np.where(called, alleles[:, :, :2].sum(axis=2), MISSING)
+    return dosage.astype(np.int8)
 
 
 def _refuse_ploidy(

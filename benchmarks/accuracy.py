@@ -1,0 +1,217 @@
+"""Compare ancestry classifiers side by side on one stratified k-fold split.
+
+Runs PCA(4)+SVM (as peddy does), PCA(100)+logistic regression, a plain MLP,
+L2 logistic regression on all variants, the population-genetics assignment
+test (Rannala & Mountain 1997) and the Diet Network with its default
+configuration, on the same seeded folds, and prints a markdown table of the
+test accuracy per fold with mean and standard deviation.
+
+Hyperparameters are chosen, where at all, on a validation split drawn from
+the training folds; the test fold is used only for the reported accuracy.
+
+Usage::
+
+    python benchmarks/accuracy.py [--vcf PATH] [--panel PATH] [--folds 5]
+        [--methods assignment,dietnet,...] [--seed 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import logging
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from cyvcf2 import VCF
+from sklearn.decomposition import PCA
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, train_test_split
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+
+from dietnet_cli.fit import TrainConfig, fit, predict_logits, training_class_counts
+from dietnet_cli.model import ModelConfig
+
+logger = logging.getLogger(__name__)
+
+DATA = Path("/work/shared/data/1kg")
+METHODS = ("pca_svm", "pca_lr", "mlp", "logreg", "assignment", "dietnet")
+LABELS = {
+    "pca_svm": "PCA(4) + SVM (peddy)",
+    "pca_lr": "PCA(100) + logistic regression",
+    "mlp": "MLP (sklearn, 100 hidden)",
+    "logreg": "L2 logistic regression, all variants",
+    "assignment": "assignment test (pseudo-count 0.5)",
+    "dietnet": "Diet Network (defaults)",
+}
+
+
+def read_vcf(vcf_path: Path, panel_path: Path) -> tuple[np.ndarray, np.ndarray, list]:
+    """Read genotypes and population labels.
+
+    Returns (num_samples, num_variants) int8 ALT dosage with -1 = missing,
+    (num_samples,) int64 population codes, and the population names.
+    """
+    vcf = VCF(str(vcf_path), gts012=True)
+    samples = list(vcf.samples)
+    # cyvcf2 with gts012: 0 hom-ref, 1 het, 2 hom-alt, 3 missing
+    columns = []
+    for variant in vcf:
+        dosage = variant.gt_types.astype(np.int8)
+        dosage[dosage == 3] = -1
+        columns.append(dosage)
+    vcf.close()
+    genotypes = np.ascontiguousarray(np.stack(columns, axis=1))
+    with open(panel_path, newline="") as handle:
+        population = {r["sample"]: r["pop"] for r in csv.DictReader(handle, delimiter="\t")}
+    missing = [s for s in samples if s not in population]
+    if missing:
+        sys.exit(f"Error: {len(missing)} samples of {vcf_path} lack a row in {panel_path}.")
+    names = sorted({population[s] for s in samples})
+    labels = np.array([names.index(population[s]) for s in samples], dtype=np.int64)
+    return genotypes, labels, names
+
+
+def dosage(genotypes: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """Float32 dosage with missing calls replaced by the training mean."""
+    x = genotypes.astype(np.float32)
+    missing = genotypes < 0
+    if missing.any():
+        x[missing] = np.broadcast_to(mean, x.shape)[missing]
+    return x
+
+
+def training_mean(genotypes: np.ndarray) -> np.ndarray:
+    g = genotypes.astype(np.float32)
+    g[genotypes < 0] = np.nan
+    return np.nan_to_num(np.nanmean(g, axis=0))
+
+
+def inner_split(labels: np.ndarray, train: np.ndarray, seed: int) -> tuple:
+    """Stratified 90/10 split of training rows into fit and validation rows."""
+    return train_test_split(train, test_size=0.1, stratify=labels[train], random_state=seed)
+
+
+def pick(make: Callable, grid: list, x: np.ndarray, y: np.ndarray, fit_rows, val_rows):
+    """Fit ``make(value)`` for each grid value on fit rows, pick by validation."""
+    scores = []
+    for value in grid:
+        model = make(value).fit(x[fit_rows], y[fit_rows])
+        scores.append(model.score(x[val_rows], y[val_rows]))
+    best = grid[int(np.argmax(scores))]
+    logger.info("  chose %s (validation %s)", best, np.round(scores, 3).tolist())
+    return best
+
+
+def run_sklearn(method: str, genotypes, labels, train, test, seed: int) -> float:
+    mean = training_mean(genotypes[train])
+    x = dosage(genotypes, mean)
+    fit_rows, val_rows = inner_split(labels, train, seed)
+    # index positions of inner rows within the full matrix
+    if method == "pca_svm":
+        make = lambda c: make_pipeline(  # noqa: E731
+            StandardScaler(), PCA(4, random_state=seed), SVC(C=c)
+        )
+        grid = [1.0, 10.0, 100.0]
+    elif method == "pca_lr":
+        make = lambda c: make_pipeline(  # noqa: E731
+            StandardScaler(), PCA(100, random_state=seed),
+            LogisticRegression(C=c, max_iter=2000),
+        )
+        grid = [0.01, 0.1, 1.0]
+    elif method == "mlp":
+        make = lambda a: make_pipeline(  # noqa: E731
+            StandardScaler(),
+            MLPClassifier((100,), alpha=a, early_stopping=True, random_state=seed,
+                          max_iter=200),
+        )
+        grid = [1.0, 10.0]
+    else:  # logreg
+        make = lambda c: make_pipeline(  # noqa: E731
+            StandardScaler(), LogisticRegression(C=c, max_iter=300)
+        )
+        grid = [1e-4, 1e-3, 1e-2]
+    best = pick(make, grid, x, labels, fit_rows, val_rows)
+    model = make(best).fit(x[train], labels[train])
+    return float(model.score(x[test], labels[test]))
+
+
+def run_assignment(genotypes, labels, train, test, num_classes, pseudo_count=0.5) -> float:
+    """Naive Bayes on per-population ALT frequencies under Hardy-Weinberg."""
+    counts = training_class_counts(genotypes, labels, train, num_classes)
+    alt = counts[..., 1] + 2 * counts[..., 2]
+    p = (alt + pseudo_count) / (2 * counts.sum(-1) + 2 * pseudo_count)
+    g = genotypes[test].astype(np.float64)  # (num_test, num_variants)
+    present = g >= 0
+    # log P(g | c) = g log p + (2 - g) log(1 - p), missing calls skipped
+    score = np.where(present, g, 0) @ np.log(p) + np.where(present, 2 - g, 0) @ np.log1p(-p)
+    return float((score.argmax(1) == labels[test]).mean())
+
+
+def run_dietnet(genotypes, labels, train, test, num_classes, seed: int, model="dietnet") -> float:
+    fit_rows, val_rows = inner_split(labels, train, seed)
+    result = fit(genotypes, labels, fit_rows, val_rows, ModelConfig(model=model),
+                 TrainConfig(seed=seed), num_classes=num_classes)
+    counts = torch.from_numpy(result.class_counts)
+    logits = predict_logits(result.model, genotypes, np.sort(test), counts)
+    return float((logits.argmax(1).numpy() == labels[np.sort(test)]).mean())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--vcf", type=Path, default=DATA / "1kg-train.vcf.gz")
+    parser.add_argument("--panel", type=Path, default=DATA / "1kg-train.panel.tsv")
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--methods", default=",".join(METHODS),
+                        help=f"comma-separated subset of {','.join(METHODS)}")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
+    torch.set_num_threads(args.threads)
+    methods = [m for m in args.methods.split(",") if m]
+    unknown = sorted(set(methods) - set(METHODS))
+    if unknown:
+        sys.exit(f"Error: unknown methods {unknown}; use a subset of {','.join(METHODS)}.")
+
+    genotypes, labels, names = read_vcf(args.vcf, args.panel)
+    num_classes = len(names)
+    logger.info("%d samples x %d variants, %d populations", *genotypes.shape, num_classes)
+    folds = list(StratifiedKFold(args.folds, shuffle=True, random_state=args.seed)
+                 .split(np.zeros(len(labels)), labels))
+
+    accuracy = {m: [] for m in methods}
+    seconds = {m: 0.0 for m in methods}
+    for k, (train, test) in enumerate(folds):
+        for method in methods:
+            started = time.perf_counter()
+            if method == "assignment":
+                acc = run_assignment(genotypes, labels, train, test, num_classes)
+            elif method == "dietnet":
+                acc = run_dietnet(genotypes, labels, train, test, num_classes, args.seed + k)
+            else:
+                acc = run_sklearn(method, genotypes, labels, train, test, args.seed + k)
+            seconds[method] += time.perf_counter() - started
+            accuracy[method].append(acc)
+            logger.info("fold %d %s: %.4f (%.0f s)", k, method, acc,
+                        time.perf_counter() - started)
+
+    header = " | ".join(f"fold {k}" for k in range(args.folds))
+    print(f"| method | mean | sd | {header} | seconds |")
+    print("| --- " * (args.folds + 4) + "|")
+    for method in methods:
+        values = np.array(accuracy[method])
+        cells = " | ".join(f"{v:.4f}" for v in values)
+        print(f"| {LABELS[method]} | {values.mean():.4f} | {values.std(ddof=1) if len(values) > 1 else 0:.4f} "
+              f"| {cells} | {seconds[method]:.0f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,465 @@
+"""Training loop for Diet Networks: no file formats, no CLI.
+
+The genotype matrix may be a memory map: only the rows of one batch are read
+at a time and converted to float on the device. The embedding (per-class
+genotype counts) comes from the training rows only; with leave-batch-out the
+counts of the current batch's own samples are subtracted, so a sample never
+sees its own genotype in the embedding that weighs it (as at prediction).
+
+Randomness is reseeded at the start of every epoch from ``(seed, epoch)``,
+so a run resumed from the state after epoch k ends with exactly the weights
+of an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from dietnet_cli.model import (
+    DietNetwork,
+    ModelConfig,
+    count_genotypes,
+    input_stats_from_counts,
+)
+
+logger = logging.getLogger(__name__)
+
+OPTIMIZERS = ("adam", "rmsprop")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train.
+
+    Attributes
+    ----------
+    optimizer
+        ``"adam"`` or ``"rmsprop"``.
+    learning_rate
+        Step size.
+    weight_decay
+        L2 penalty (coupled, as in torch's optimizers).
+    clip_norm
+        Clip the gradient norm to this value; 0 turns clipping off.
+    batch_size
+        Samples per batch (batches are made near-equal in size).
+    epochs
+        Maximum number of epochs.
+    patience
+        Stop after this many epochs without a better validation accuracy.
+    seed
+        Seed of the initialisation, the shuffling and dropout.
+    leave_batch_out
+        Compute the embedding without the current batch's samples.
+    device
+        Torch device string, e.g. ``"cpu"`` or ``"cuda"``.
+    mixed_precision
+        Run forward passes in bfloat16 autocast (CUDA only; ignored on CPU).
+    eval_batch_size
+        Samples per batch when evaluating.
+    """
+
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.0
+    clip_norm: float = 0.0
+    batch_size: int = 64
+    epochs: int = 30
+    patience: int = 8
+    seed: int = 0
+    leave_batch_out: bool = True
+    device: str = "cpu"
+    mixed_precision: bool = False
+    eval_batch_size: int = 256
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(
+                f"TrainConfig.optimizer is {self.optimizer!r}; use one of {OPTIMIZERS}."
+            )
+        if self.batch_size < 1 or self.epochs < 1 or self.patience < 1:
+            raise ValueError(
+                "TrainConfig.batch_size, epochs and patience must be positive."
+            )
+
+
+@dataclass
+class FitResult:
+    """Outcome of :func:`fit`.
+
+    Attributes
+    ----------
+    model
+        The network with the best validation weights, in eval mode, on CPU.
+    history
+        One dict per epoch: ``epoch``, ``loss``, ``train_accuracy`` (running,
+        during the epoch), ``val_loss``, ``val_accuracy``, ``seconds``.
+    best_epoch
+        1-based epoch whose weights were kept.
+    best_val_accuracy
+        Validation accuracy of those weights.
+    class_counts
+        (num_variants, num_classes, 3) float32 genotype counts of the
+        training samples, the embedding the model needs at prediction.
+    temperature
+        Temperature for calibrated probabilities, ``softmax(logits / T)``,
+        fitted on the validation split.
+    """
+
+    model: DietNetwork
+    history: list[dict[str, float]]
+    best_epoch: int
+    best_val_accuracy: float
+    class_counts: np.ndarray
+    temperature: float
+
+
+def _epoch_seed(seed: int, epoch: int) -> int:
+    """Seed for one epoch, distinct for every (seed, epoch) pair."""
+    return (seed * 1_000_003 + epoch * 7_919 + 17) % (2**63 - 1)
+
+
+def _clone_state(state: dict[str, Any]) -> dict[str, Any]:
+    """Deep copy of a (nested) state dict, tensors moved to CPU."""
+    return copy.deepcopy(
+        {
+            k: (v.detach().cpu().clone() if isinstance(v, torch.Tensor) else v)
+            for k, v in state.items()
+        }
+    )
+
+
+def training_class_counts(
+    genotypes: np.ndarray,
+    labels: np.ndarray,
+    rows: np.ndarray,
+    num_classes: int,
+    *,
+    chunk_size: int = 256,
+) -> np.ndarray:
+    """Genotype counts per variant and class over ``rows``, read in chunks.
+
+    Returns (num_variants, num_classes, 3) float32.
+    """
+    rows = np.sort(np.asarray(rows))
+    counts = np.zeros((genotypes.shape[1], num_classes, 3), dtype=np.float32)
+    for start in range(0, len(rows), chunk_size):
+        chunk = rows[start : start + chunk_size]
+        counts += count_genotypes(
+            np.asarray(genotypes[chunk]), labels[chunk], num_classes
+        )
+    return counts
+
+
+def _make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    params = model.parameters()
+    if config.optimizer == "adam":
+        return torch.optim.Adam(
+            params, lr=config.learning_rate, weight_decay=config.weight_decay
+        )
+    return torch.optim.RMSprop(
+        params, lr=config.learning_rate, weight_decay=config.weight_decay
+    )
+
+
+@torch.no_grad()
+def predict_logits(
+    model: DietNetwork,
+    genotypes: np.ndarray,
+    rows: np.ndarray,
+    class_counts: torch.Tensor,
+    *,
+    batch_size: int = 256,
+    device: str = "cpu",
+) -> torch.Tensor:
+    """Logits of ``rows`` in eval mode, the first-layer weights computed once.
+
+    Returns (len(rows), num_classes) float32 on CPU.
+    """
+    model.eval()
+    weight_e, _ = model.first_layer_weights(class_counts)
+    out = []
+    for start in range(0, len(rows), batch_size):
+        chunk = rows[start : start + batch_size]
+        g = torch.from_numpy(np.asarray(genotypes[chunk])).to(device)
+        h = model.transform(g) @ weight_e  # (batch, num_hidden)
+        out.append(model.head(h).float().cpu())
+    if not out:
+        return torch.zeros(0, model.num_classes)
+    return torch.cat(out)
+
+
+def fit_temperature(
+    logits: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarray
+) -> float:
+    """Temperature ``T`` minimising the log loss of ``softmax(logits / T)``.
+
+    Parameters
+    ----------
+    logits
+        (num_samples, num_classes) validation logits.
+    labels
+        (num_samples,) integer class codes.
+
+    Returns
+    -------
+    float
+        The temperature, in [0.01, 100]; 1.0 when there are no samples.
+    """
+    logits = torch.as_tensor(logits, dtype=torch.float64)
+    labels = torch.as_tensor(labels, dtype=torch.long)
+    if len(labels) == 0:
+        return 1.0
+    log_t = torch.zeros((), dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.LBFGS([log_t], lr=0.5, max_iter=100)
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        loss = nn.functional.cross_entropy(logits / log_t.exp(), labels)
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    value = float(log_t.detach().exp())
+    if not math.isfinite(value):
+        return 1.0
+    return min(max(value, 0.01), 100.0)
+
+
+def fit(
+    genotypes: np.ndarray,
+    labels: np.ndarray,
+    train_index: np.ndarray,
+    val_index: np.ndarray,
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    *,
+    num_classes: int | None = None,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    resume_state: dict[str, Any] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> FitResult:
+    """Train a network with early stopping on validation accuracy.
+
+    Parameters
+    ----------
+    genotypes
+        (num_samples, num_variants) int8 ALT-allele dosage, -1 = missing; a
+        numpy array or memory map, read one batch of rows at a time.
+    labels
+        (num_samples,) int64 class codes.
+    train_index, val_index
+        Rows used for training (and the embedding) and for early stopping.
+    model_config, train_config
+        Architecture and training options.
+    num_classes
+        Number of classes; defaults to ``labels.max() + 1``.
+    on_epoch
+        Called after every epoch with a complete resumable state (plain
+        dicts, tensors on CPU); pass it back as ``resume_state``.
+    resume_state
+        A state given to ``on_epoch``; training continues after its epoch.
+    progress
+        Called after every batch with (batches done, batches planned).
+
+    Returns
+    -------
+    FitResult
+        The best model, history, best epoch, class counts and temperature.
+    """
+    labels = np.asarray(labels, dtype=np.int64)
+    train_index = np.asarray(train_index, dtype=np.int64)
+    val_index = np.sort(np.asarray(val_index, dtype=np.int64))
+    if num_classes is None:
+        num_classes = int(labels.max()) + 1
+    device = torch.device(train_config.device)
+    autocast = train_config.mixed_precision and device.type == "cuda"
+    num_variants = genotypes.shape[1]
+    if len(train_index) < 2:
+        raise ValueError("fit needs at least 2 training samples.")
+
+    # Embedding and input statistics from the training rows only
+    class_counts = training_class_counts(genotypes, labels, train_index, num_classes)
+    counts_t = torch.from_numpy(class_counts).to(device)
+    mean, std = input_stats_from_counts(class_counts)
+
+    # Model, seeded; the optimizer
+    torch.manual_seed(train_config.seed)
+    model = DietNetwork(
+        model_config, num_variants=num_variants, num_classes=num_classes
+    )
+    model.set_input_stats(mean, std)
+    model.init_from_counts(torch.from_numpy(class_counts))
+    model.to(device)
+    optimizer = _make_optimizer(model, train_config)
+    labels_t = torch.from_numpy(labels)
+
+    # Resume or start afresh
+    history: list[dict[str, float]] = []
+    best_state = _clone_state(model.state_dict())
+    best = (-1.0, math.inf)  # (val accuracy, val loss)
+    best_epoch = 0
+    stale_epochs = 0
+    start_epoch = 1
+    if resume_state is not None:
+        model.load_state_dict(resume_state["model"])
+        optimizer.load_state_dict(resume_state["optimizer"])
+        history = copy.deepcopy(resume_state["history"])
+        best_state = _clone_state(resume_state["best_model"])
+        best = tuple(resume_state["best"])
+        best_epoch = resume_state["best_epoch"]
+        stale_epochs = resume_state["stale_epochs"]
+        start_epoch = resume_state["epoch"] + 1
+        torch.set_rng_state(resume_state["rng"]["torch"])
+        np.random.set_state(resume_state["rng"]["numpy"])
+        logger.info("Resuming after epoch %d", resume_state["epoch"])
+
+    num_batches = max(1, math.ceil(len(train_index) / train_config.batch_size))
+    total_steps = num_batches * train_config.epochs
+    logger.info(
+        "Training %s on %d samples x %d variants (%d classes), %d validation",
+        model_config.model,
+        len(train_index),
+        num_variants,
+        num_classes,
+        len(val_index),
+    )
+
+    for epoch in range(start_epoch, train_config.epochs + 1):
+        if stale_epochs >= train_config.patience:
+            break
+        started = time.perf_counter()
+
+        # Per-epoch randomness: shuffling and dropout depend on (seed, epoch)
+        seed = _epoch_seed(train_config.seed, epoch)
+        torch.manual_seed(seed)
+        shuffle = torch.Generator().manual_seed(seed)
+        order = train_index[torch.randperm(len(train_index), generator=shuffle)]
+        batches = np.array_split(order, num_batches)
+
+        model.train()
+        sum_loss, num_correct, num_seen = 0.0, 0, 0
+        for step, batch in enumerate(batches, start=1):
+            batch = np.sort(batch)
+            g = torch.from_numpy(np.asarray(genotypes[batch])).to(device)
+            y = labels_t[batch].to(device)
+            counts = counts_t
+            if train_config.leave_batch_out:
+                counts = counts_t - count_genotypes(g, y, num_classes)
+
+            # (batch, num_classes) logits; reconstruction loss or None
+            with torch.autocast(device.type, torch.bfloat16, enabled=autocast):
+                logits, reconstruction = model(g, counts)
+            loss = nn.functional.cross_entropy(logits.float(), y)
+            if reconstruction is not None:
+                loss = loss + model_config.gamma * reconstruction.float()
+
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if train_config.clip_norm > 0:
+                nn.utils.clip_grad_norm_(model.parameters(), train_config.clip_norm)
+            optimizer.step()
+
+            sum_loss += float(loss.detach()) * len(batch)
+            num_correct += int((logits.argmax(dim=1) == y).sum())
+            num_seen += len(batch)
+            if progress is not None:
+                progress((epoch - 1) * num_batches + step, total_steps)
+
+        # Validation with the full training embedding
+        val_logits = predict_logits(
+            model,
+            genotypes,
+            val_index,
+            counts_t,
+            batch_size=train_config.eval_batch_size,
+            device=str(device),
+        )
+        val_labels = labels_t[val_index]
+        val_loss = float(nn.functional.cross_entropy(val_logits, val_labels))
+        val_accuracy = float((val_logits.argmax(dim=1) == val_labels).float().mean())
+        record = {
+            "epoch": epoch,
+            "loss": sum_loss / num_seen,
+            "train_accuracy": num_correct / num_seen,
+            "val_loss": val_loss,
+            "val_accuracy": val_accuracy,
+            "seconds": time.perf_counter() - started,
+        }
+        history.append(record)
+        logger.info(
+            "epoch %d: loss %.4f, train accuracy %.4f, validation accuracy %.4f"
+            " (loss %.4f), %.1f s",
+            epoch,
+            record["loss"],
+            record["train_accuracy"],
+            val_accuracy,
+            val_loss,
+            record["seconds"],
+        )
+
+        # Early stopping: accuracy first, loss breaks ties
+        if (val_accuracy, -val_loss) > (best[0], -best[1]):
+            best = (val_accuracy, val_loss)
+            best_state = _clone_state(model.state_dict())
+            best_epoch = epoch
+            stale_epochs = 0
+        else:
+            stale_epochs += 1
+
+        if on_epoch is not None:
+            on_epoch(
+                {
+                    "epoch": epoch,
+                    "model": _clone_state(model.state_dict()),
+                    "optimizer": copy.deepcopy(optimizer.state_dict()),
+                    "best_model": _clone_state(best_state),
+                    "best": list(best),
+                    "best_epoch": best_epoch,
+                    "stale_epochs": stale_epochs,
+                    "history": copy.deepcopy(history),
+                    "rng": {
+                        "torch": torch.get_rng_state(),
+                        "numpy": np.random.get_state(),
+                    },
+                    "model_config": asdict(model_config),
+                    "train_config": asdict(train_config),
+                }
+            )
+
+    # Best weights, and a temperature fitted on the validation split
+    model.load_state_dict(best_state)
+    model.eval()
+    val_logits = predict_logits(
+        model,
+        genotypes,
+        val_index,
+        counts_t,
+        batch_size=train_config.eval_batch_size,
+        device=str(device),
+    )
+    temperature = fit_temperature(val_logits, labels_t[val_index])
+    logger.info(
+        "Best validation accuracy %.4f at epoch %d; temperature %.3f",
+        best[0],
+        best_epoch,
+        temperature,
+    )
+    return FitResult(
+        model=model.cpu(),
+        history=history,
+        best_epoch=best_epoch,
+        best_val_accuracy=best[0],
+        class_counts=class_counts,
+        temperature=temperature,
+    )

@@ -1,0 +1,568 @@
+"""Diet Networks and the fully connected baseline, in pure torch.
+
+A Diet Network (Romero et al., ICLR 2017) does not learn its first-layer
+weight matrix ``W_e`` (num_variants, num_hidden) directly: a small auxiliary
+network predicts the row of ``W_e`` for each variant from an embedding of that
+variant, computed from the training genotypes. Here the embedding is built
+from per-class genotype counts, an array ``class_counts`` of shape
+(num_variants, num_classes, 3) holding, for each variant and class, how many
+training samples carry 0, 1 or 2 copies of the ALT allele (missing calls are
+not counted).
+
+The default embedding gives the auxiliary network the per-class ALT-allele
+frequency with a pseudo-count, on the logit scale. The population-genetics
+assignment test (Rannala & Mountain 1997) is linear in dosage with weight
+``logit(p_jc)`` for class ``c`` at variant ``j``, so the network carries a
+linear path ``W_lin = (r * logit(p)) @ A`` (a learned mixing ``A`` across
+classes and a learned per-variant reliability ``r``) that is initialised at
+the assignment test, beside a nonlinear path predicted by an MLP. The input is
+the centred dosage (missing calls enter as the training mean, i.e. 0), so a
+weight of ``logit(p)`` keeps its meaning.
+
+Genotypes everywhere are int8 ALT-allele dosages (0, 1, 2) with -1 = missing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+logger = logging.getLogger(__name__)
+
+MODELS = ("dietnet", "mlp")
+ACTIVATIONS = ("relu", "tanh")
+INITS = ("normal", "uniform")
+EMBEDDINGS = ("frequency", "histogram")
+INPUT_SCALINGS = ("center", "standardize")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of a Diet Network or of the fully connected baseline.
+
+    Attributes
+    ----------
+    model
+        ``"dietnet"`` (first-layer weights predicted from the embedding) or
+        ``"mlp"`` (the paper's basic network, with a free first layer).
+    embedding
+        Per-variant features given to the auxiliary network: ``"frequency"``
+        (per-class ALT frequency with ``pseudo_count``, on the logit scale,
+        centred across classes, plus their mean) or ``"histogram"`` (the
+        paper's per-class genotype frequencies, num_classes * 3 values).
+    pseudo_count
+        Added to the ALT-allele count (and twice to the allele total) of each
+        class before taking frequencies, so a class without the ALT allele
+        gets a finite logit.
+    aux_hidden
+        Width of the auxiliary network's hidden layers.
+    aux_layers
+        Number of hidden layers of the auxiliary network.
+    num_hidden
+        Width of ``W_e``, i.e. of the first hidden layer.
+    hidden_layers
+        Widths of the further hidden layers of the classifier.
+    activation
+        ``"relu"`` or ``"tanh"``.
+    init
+        ``"normal"`` or ``"uniform"`` (Glorot-style, scaled by ``init_scale``).
+    init_scale
+        Multiplier of the Glorot standard deviation or bound.
+    dropout
+        Dropout probability after each hidden layer of the classifier.
+    batch_norm
+        Batch normalisation after each hidden layer of the classifier.
+    gamma
+        Weight of the reconstruction loss; 0 turns the decoder off.
+    input_scaling
+        ``"center"`` (dosage minus training mean) or ``"standardize"`` (also
+        divided by the per-variant standard deviation).
+    linear_path
+        Give the classifier the assignment-test path (needs
+        ``embedding="frequency"`` and ``num_hidden >= num_classes``).
+    linear_temperature
+        Initial scale of the assignment-test log-likelihoods in the logits
+        (naive Bayes is overconfident, as variants are not independent).
+    mixing_gain
+        Step-size multiplier of the class-mixing matrix: one of its entries
+        moves a weight summed over all variants, so it must move slowly.
+    reliability
+        Learn a per-variant multiplier of the linear path from the embedding.
+    """
+
+    model: str = "dietnet"
+    embedding: str = "frequency"
+    pseudo_count: float = 0.5
+    aux_hidden: int = 100
+    aux_layers: int = 1
+    num_hidden: int = 100
+    hidden_layers: tuple[int, ...] = (100, 100)
+    activation: str = "relu"
+    init: str = "normal"
+    init_scale: float = 1.0
+    dropout: float = 0.0
+    batch_norm: bool = True
+    gamma: float = 0.0
+    input_scaling: str = "center"
+    linear_path: bool = True
+    linear_temperature: float = 0.025
+    mixing_gain: float = 0.02
+    reliability: bool = True
+
+    def __post_init__(self) -> None:
+        # asdict / JSON round trips turn tuples into lists
+        object.__setattr__(self, "hidden_layers", tuple(self.hidden_layers))
+        checks = {
+            "model": (self.model, MODELS),
+            "activation": (self.activation, ACTIVATIONS),
+            "init": (self.init, INITS),
+            "embedding": (self.embedding, EMBEDDINGS),
+            "input_scaling": (self.input_scaling, INPUT_SCALINGS),
+        }
+        for name, (value, allowed) in checks.items():
+            if value not in allowed:
+                raise ValueError(
+                    f"ModelConfig.{name} is {value!r}; use one of {allowed}."
+                )
+        if self.num_hidden < 1 or any(w < 1 for w in self.hidden_layers):
+            raise ValueError("ModelConfig layer widths must be positive.")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"ModelConfig.dropout is {self.dropout}; use [0, 1).")
+        if self.gamma < 0:
+            raise ValueError(f"ModelConfig.gamma is {self.gamma}; use >= 0.")
+
+    @property
+    def uses_linear_path(self) -> bool:
+        """Whether the assignment-test path is active."""
+        return (
+            self.model == "dietnet"
+            and self.linear_path
+            and self.embedding == "frequency"
+        )
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> ModelConfig:
+        """Rebuild a configuration from ``dataclasses.asdict`` output."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise ValueError(f"Unknown ModelConfig fields: {unknown}.")
+        return cls(**values)
+
+
+# ---------------------------------------------------------------------------
+# Counting genotypes
+
+
+def count_genotypes(
+    genotypes: np.ndarray | torch.Tensor,
+    labels: np.ndarray | torch.Tensor,
+    num_classes: int,
+) -> np.ndarray | torch.Tensor:
+    """Count genotypes 0, 1 and 2 per variant and class.
+
+    Parameters
+    ----------
+    genotypes
+        (num_samples, num_variants) int8 ALT-allele dosage, -1 = missing.
+        A numpy array gives a numpy result, a tensor a tensor on its device.
+    labels
+        (num_samples,) integer class codes in ``[0, num_classes)``.
+    num_classes
+        Number of classes; a class without samples gets zero counts.
+
+    Returns
+    -------
+    numpy.ndarray or torch.Tensor
+        (num_variants, num_classes, 3) float32; missing calls are not counted.
+    """
+    if isinstance(genotypes, torch.Tensor):
+        labels_t = torch.as_tensor(labels, device=genotypes.device).long()
+        # (num_samples, num_classes) float32
+        onehot = nn.functional.one_hot(labels_t, num_classes).float()
+        parts = [onehot.T @ (genotypes == k).float() for k in range(3)]
+        return torch.stack(parts, dim=-1).transpose(0, 1).contiguous()
+
+    labels_n = np.asarray(labels)
+    onehot = np.zeros((len(labels_n), num_classes), dtype=np.float32)
+    onehot[np.arange(len(labels_n)), labels_n] = 1.0
+    genotypes = np.asarray(genotypes)
+    parts = [onehot.T @ (genotypes == k).astype(np.float32) for k in range(3)]
+    # (num_classes, num_variants, 3) -> (num_variants, num_classes, 3)
+    return np.ascontiguousarray(np.stack(parts, axis=-1).transpose(1, 0, 2))
+
+
+def input_stats_from_counts(
+    class_counts: np.ndarray | torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-variant dosage mean and standard deviation from genotype counts.
+
+    Parameters
+    ----------
+    class_counts
+        (num_variants, num_classes, 3) genotype counts.
+
+    Returns
+    -------
+    tuple of torch.Tensor
+        Mean and standard deviation of the dosage, each (num_variants,)
+        float32, over the non-missing calls; the deviation is at least 1e-3
+        and a variant without calls gets mean 0.
+    """
+    counts = torch.as_tensor(class_counts, dtype=torch.float64).sum(dim=1)
+    total = counts.sum(dim=-1).clamp(min=1.0)
+    mean = (counts[:, 1] + 2 * counts[:, 2]) / total
+    second = (counts[:, 1] + 4 * counts[:, 2]) / total
+    std = (second - mean**2).clamp(min=0).sqrt().clamp(min=1e-3)
+    return mean.float(), std.float()
+
+
+def alt_frequency(class_counts: torch.Tensor, pseudo_count: float) -> torch.Tensor:
+    """Per-class ALT-allele frequency with a pseudo-count.
+
+    Returns (num_variants, num_classes) float32 ``(alt + a) / (2 n + 2 a)``.
+    """
+    alt = class_counts[..., 1] + 2 * class_counts[..., 2]
+    num_alleles = 2 * class_counts.sum(dim=-1)
+    return (alt + pseudo_count) / (num_alleles + 2 * pseudo_count)
+
+
+# ---------------------------------------------------------------------------
+# Building blocks
+
+
+def _activation(name: str) -> nn.Module:
+    return nn.ReLU() if name == "relu" else nn.Tanh()
+
+
+def _init_weight(weight: torch.Tensor, config: ModelConfig) -> None:
+    """Glorot-style initialisation of a (fan_out, fan_in)-like matrix."""
+    fan_out, fan_in = weight.shape[0], weight.shape[-1]
+    if config.init == "normal":
+        std = config.init_scale * math.sqrt(2.0 / (fan_in + fan_out))
+        nn.init.normal_(weight, 0.0, std)
+    else:
+        bound = config.init_scale * math.sqrt(6.0 / (fan_in + fan_out))
+        nn.init.uniform_(weight, -bound, bound)
+
+
+class _AuxNetwork(nn.Module):
+    """MLP mapping each variant's embedding to its rows of the weights."""
+
+    def __init__(self, num_features: int, num_outputs: int, config: ModelConfig):
+        super().__init__()
+        layers: list[nn.Module] = []
+        width = num_features
+        for _ in range(config.aux_layers):
+            layers += [nn.Linear(width, config.aux_hidden), _activation("tanh")]
+            width = config.aux_hidden
+        self.trunk = nn.Sequential(*layers)
+        self.out = nn.Linear(width, num_outputs)
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                _init_weight(module.weight, config)
+                nn.init.zeros_(module.bias)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        # (num_variants, num_features) -> (num_variants, num_outputs)
+        return self.out(self.trunk(features))
+
+
+class DietNetwork(nn.Module):
+    """A Diet Network, or the fully connected baseline (``model="mlp"``).
+
+    Parameters
+    ----------
+    config
+        Architecture.
+    num_variants
+        Number of input variants.
+    num_classes
+        Number of populations.
+
+    Notes
+    -----
+    The model owns its input scaling: the buffers ``variant_mean`` and
+    ``variant_scale`` (num_variants,) float32 are set by
+    :meth:`set_input_stats` and travel in the state dict. Prediction can
+    stream variants in chunks, accumulating
+    ``transform(chunk, slice) @ W_e[slice]`` before calling :meth:`head`.
+    """
+
+    def __init__(self, config: ModelConfig, *, num_variants: int, num_classes: int):
+        super().__init__()
+        if config.uses_linear_path and config.num_hidden < num_classes:
+            raise ValueError(
+                f"ModelConfig.num_hidden is {config.num_hidden} but the linear "
+                f"path needs at least num_classes={num_classes}; raise num_hidden "
+                "or set linear_path=False."
+            )
+        self.config = config
+        self.num_variants = num_variants
+        self.num_classes = num_classes
+        hidden = config.num_hidden
+        decoder = config.gamma > 0
+
+        self.register_buffer("variant_mean", torch.zeros(num_variants))
+        self.register_buffer("variant_scale", torch.ones(num_variants))
+        # Sums over many variants grow like sqrt(num_variants); this keeps
+        # the first hidden layer of order 1 whatever the number of variants.
+        self.input_gain = 1.0 / math.sqrt(num_variants)
+
+        # First layer: predicted from the embedding, or free parameters
+        if config.model == "dietnet":
+            num_features = (
+                num_classes + 1 if config.embedding == "frequency" else 3 * num_classes
+            )
+            self.aux_encoder = _AuxNetwork(
+                num_features, hidden + int(config.reliability), config
+            )
+            self.aux_decoder = (
+                _AuxNetwork(num_features, hidden, config) if decoder else None
+            )
+            if config.uses_linear_path:
+                # (num_classes, num_hidden) mixing; identity onto the first
+                # num_classes hidden units reproduces the assignment test
+                mixing = torch.zeros(num_classes, hidden)
+                mixing[:, :num_classes] = torch.eye(num_classes)
+                self.register_buffer("mixing_base", mixing)
+                self.mixing_delta = nn.Parameter(torch.zeros(num_classes, hidden))
+                # start the MLP share of W_e small next to logit(p)
+                with torch.no_grad():
+                    self.aux_encoder.out.weight.mul_(0.1)
+            if config.reliability:
+                with torch.no_grad():
+                    self.aux_encoder.out.weight[hidden:].zero_()
+        else:
+            self.weight_e = nn.Parameter(torch.empty(num_variants, hidden))
+            _init_weight(self.weight_e, config)
+            self.weight_d = None
+            if decoder:
+                self.weight_d = nn.Parameter(torch.empty(num_variants, hidden))
+                _init_weight(self.weight_d, config)
+
+        # Classifier head after the first-layer pre-activation
+        self.bias_e = nn.Parameter(torch.zeros(hidden))
+        self.first_norm = nn.BatchNorm1d(hidden) if config.batch_norm else None
+        self.first_activation = _activation(config.activation)
+        self.first_dropout = nn.Dropout(config.dropout)
+        layers: list[nn.Module] = []
+        width = hidden
+        for next_width in config.hidden_layers:
+            linear = nn.Linear(width, next_width)
+            _init_weight(linear.weight, config)
+            nn.init.zeros_(linear.bias)
+            layers.append(linear)
+            if config.batch_norm:
+                layers.append(nn.BatchNorm1d(next_width))
+            layers += [_activation(config.activation), nn.Dropout(config.dropout)]
+            width = next_width
+        self.hidden = nn.Sequential(*layers)
+        self.output = nn.Linear(width, num_classes)
+        _init_weight(self.output.weight, config)
+        nn.init.zeros_(self.output.bias)
+
+        self.linear_output = None
+        if config.uses_linear_path:
+            # (num_hidden, num_classes) skip from the first layer to the
+            # logits; with ``mixing`` it starts as the assignment test times
+            # linear_temperature, and the nonlinear path starts at zero
+            skip = torch.zeros(hidden, num_classes)
+            skip[:num_classes] = torch.eye(num_classes)
+            scale = config.linear_temperature / self.input_gain
+            self.linear_output = nn.Parameter(skip * scale)
+            with torch.no_grad():
+                self.output.weight.zero_()
+                self.aux_encoder.out.weight[:num_classes].zero_()
+
+    # -- input scaling ------------------------------------------------------
+
+    def set_input_stats(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        """Store the per-variant training mean and standard deviation.
+
+        Parameters
+        ----------
+        mean, std
+            (num_variants,) dosage mean and standard deviation over the
+            training samples; ``std`` is used only when the configuration
+            standardises the input.
+        """
+        mean = torch.as_tensor(mean, dtype=torch.float32)
+        std = torch.as_tensor(std, dtype=torch.float32)
+        self.variant_mean.copy_(mean)
+        if self.config.input_scaling == "standardize":
+            self.variant_scale.copy_(1.0 / std.clamp(min=1e-3))
+        else:
+            self.variant_scale.fill_(1.0)
+
+    def transform(
+        self, genotypes: torch.Tensor, variant_slice: slice = slice(None)
+    ) -> torch.Tensor:
+        """Scale int8 genotypes into the network's input.
+
+        Parameters
+        ----------
+        genotypes
+            (batch, n) int8 dosage, -1 = missing, for the variants
+            ``variant_slice`` of the model.
+        variant_slice
+            Which of the model's variants the columns are.
+
+        Returns
+        -------
+        torch.Tensor
+            (batch, n) float32: ``(dosage - mean) * scale``, 0 for missing.
+        """
+        mean = self.variant_mean[variant_slice]
+        scale = self.variant_scale[variant_slice]
+        x = (genotypes.float() - mean) * scale
+        return torch.where(genotypes < 0, torch.zeros_like(x), x)
+
+    # -- embedding and first layer -----------------------------------------
+
+    def embedding_features(self, class_counts: torch.Tensor) -> torch.Tensor:
+        """Per-variant features for the auxiliary network.
+
+        Returns (num_variants, num_features) float32.
+        """
+        counts = class_counts.float()
+        if self.config.embedding == "histogram":
+            total = counts.sum(dim=-1, keepdim=True).clamp(min=1.0)
+            return (counts / total).flatten(1)
+        logit = self._alt_logit(counts)
+        mean = logit.mean(dim=1, keepdim=True)
+        # both of order 1 for the MLP
+        return torch.cat([logit - mean, mean], dim=1) / 2.0
+
+    def _alt_logit(self, counts: torch.Tensor) -> torch.Tensor:
+        p = alt_frequency(counts, self.config.pseudo_count)
+        return torch.log(p) - torch.log1p(-p)
+
+    def first_layer_weights(
+        self, class_counts: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Encoder and decoder weights of the first layer.
+
+        Parameters
+        ----------
+        class_counts
+            (num_variants, num_classes, 3) float32 training genotype counts;
+            ignored (may be None) for ``model="mlp"``.
+
+        Returns
+        -------
+        tuple
+            ``W_e`` (num_variants, num_hidden) and ``W_d`` of the same shape,
+            or None when the decoder is off (``gamma == 0``).
+        """
+        if self.config.model == "mlp":
+            return self.weight_e, self.weight_d
+        if class_counts is None:
+            raise ValueError("A Diet Network needs class_counts for its weights.")
+
+        # (num_variants, num_features)
+        features = self.embedding_features(class_counts)
+        hidden = self.config.num_hidden
+        out = self.aux_encoder(features)
+        weight_e = out[:, :hidden]
+        if self.config.uses_linear_path:
+            logit = self._alt_logit(class_counts.float())
+            # centring across classes changes only a per-sample constant
+            logit = logit - logit.mean(dim=1, keepdim=True)
+            if self.config.reliability:
+                # (num_variants, 1), 1 at initialisation
+                logit = logit * 2 * torch.sigmoid(out[:, hidden:])
+            mixing = self.mixing_base + self.config.mixing_gain * self.mixing_delta
+            weight_e = weight_e + logit @ mixing
+        weight_d = None
+        if self.aux_decoder is not None:
+            weight_d = self.aux_decoder(features)
+        return weight_e, weight_d
+
+    @torch.no_grad()
+    def init_from_counts(self, class_counts: torch.Tensor) -> None:
+        """Set the output bias so the linear path starts as the assignment test.
+
+        The assignment test's log-likelihood of class ``c`` is, in centred
+        dosage, ``sum_j (x_j - m_j) logit(p_jc) + b_c`` with
+        ``b_c = sum_j m_j logit(p_jc) + 2 log(1 - p_jc)``; this stores
+        ``b_c`` (times the linear path's scale) in the output bias. Call it
+        after :meth:`set_input_stats`; it does nothing without a linear path.
+        """
+        if not self.config.uses_linear_path:
+            return
+        counts = torch.as_tensor(class_counts).float().to(self.variant_mean.device)
+        p = alt_frequency(counts, self.config.pseudo_count).double()
+        logit = torch.log(p) - torch.log1p(-p)
+        mean = self.variant_mean.double()[:, None]
+        bias = (mean * logit + 2 * torch.log1p(-p)).sum(dim=0)
+        bias = bias - bias.mean()
+        scale = self.config.linear_temperature
+        self.output.bias.copy_((bias * scale).float())
+
+    # -- classifier ----------------------------------------------------------
+
+    def first_hidden(self, h: torch.Tensor) -> torch.Tensor:
+        """First hidden layer (batch, num_hidden) from its pre-activation."""
+        z = h * self.input_gain + self.bias_e
+        if self.first_norm is not None:
+            z = self.first_norm(z)
+        return self.first_activation(z)
+
+    def head(self, h: torch.Tensor) -> torch.Tensor:
+        """Logits from the accumulated first-layer pre-activation.
+
+        Parameters
+        ----------
+        h
+            (batch, num_hidden) ``transform(genotypes) @ W_e``.
+
+        Returns
+        -------
+        torch.Tensor
+            (batch, num_classes) logits.
+        """
+        return self._logits(h, self.first_hidden(h))
+
+    def _logits(self, h: torch.Tensor, first: torch.Tensor) -> torch.Tensor:
+        # (batch, num_hidden) -> (batch, num_classes)
+        logits = self.output(self.hidden(self.first_dropout(first)))
+        if self.linear_output is not None:
+            logits = logits + (h * self.input_gain) @ self.linear_output
+        return logits
+
+    def forward(
+        self, genotypes: torch.Tensor, class_counts: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Logits and reconstruction loss for a batch.
+
+        Parameters
+        ----------
+        genotypes
+            (batch, num_variants) int8 dosage, -1 = missing.
+        class_counts
+            (num_variants, num_classes, 3) float32 genotype counts of the
+            training samples (during training, without the batch's own).
+
+        Returns
+        -------
+        tuple
+            Logits (batch, num_classes) and the mean squared error of the
+            reconstructed scaled input, or None when ``gamma == 0``.
+        """
+        weight_e, weight_d = self.first_layer_weights(class_counts)
+        x = self.transform(genotypes)  # (batch, num_variants) float32
+        h = x @ weight_e  # (batch, num_hidden)
+        first = self.first_hidden(h)
+        logits = self._logits(h, first)
+        if weight_d is None:
+            return logits, None
+        reconstruction = first @ weight_d.T  # (batch, num_variants)
+        return logits, nn.functional.mse_loss(reconstruction, x)
