@@ -628,6 +628,97 @@ def predict(
         _say(f"Wrote predictions for {len(result.sample_id):,} samples to {out}.")
 
 
+@app.command()
+def evaluate(
+    model: ModelArgument,
+    input_path: InputArgument,
+    labels: Annotated[
+        Path,
+        typer.Option(
+            "--labels",
+            "-l",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            help="TSV of the true labels of INPUT's samples.",
+        ),
+    ],
+    out: Annotated[
+        str,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Report directory, or '-' for the metrics JSON on stdout.",
+        ),
+    ],
+    label_column: LabelColumn = None,
+    group_column: GroupColumn = None,
+    baselines: Annotated[
+        bool,
+        typer.Option(
+            help="Also score logistic regression and PCA + SVM (needs --train).",
+            rich_help_panel="Baselines",
+        ),
+    ] = False,
+    train_dataset: Annotated[
+        Path | None,
+        typer.Option(
+            "--train",
+            exists=True,
+            file_okay=False,
+            help="The dataset the model was trained on, for --baselines.",
+            rich_help_panel="Baselines",
+        ),
+    ] = None,
+    min_overlap: MinOverlap = 0.05,
+    low_overlap: LowOverlap = 0.5,
+    min_probability: MinProbability = 0.5,
+    ignore_build: IgnoreBuild = False,
+    threads: Threads = 1,
+    force: Force = False,
+    show_progress: ShowProgress = True,
+    verbose: Verbose = 0,
+    quiet: Quiet = False,
+) -> None:
+    """Score a model's predictions for INPUT against known labels.
+
+    Predicts INPUT as 'dietnet predict' does and writes a report directory:
+    metrics.json, confusion_matrix.tsv, predictions.tsv, figures and a
+    self-contained report.html.
+    """
+    _setup_logging(verbose, quiet)
+    import torch
+
+    from dietnet_cli.evaluate import evaluate as run_evaluate
+
+    if baselines and train_dataset is None:
+        raise DietnetError(
+            "--baselines needs --train DATASET, the dataset the model was trained on."
+        )
+    if train_dataset is not None and not baselines:
+        raise DietnetError("--train is used only with --baselines; add --baselines.")
+    torch.set_num_threads(threads)
+    result = run_evaluate(
+        model,
+        input_path,
+        labels_path=labels,
+        out=out,
+        options=_predict_options(
+            min_overlap, low_overlap, min_probability, ignore_build, threads
+        ),
+        label_column=label_column,
+        group_column=group_column,
+        train_dataset=train_dataset,
+        force=force,
+        show_progress=show_progress,
+    )
+    if out != "-":
+        _say(
+            f"Wrote evaluation of {result.metrics['num_samples']:,} samples to {out} "
+            f"(accuracy {result.metrics['accuracy']:.4f}; open {out}/report.html)."
+        )
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"dietnet {__version__}")

@@ -68,7 +68,8 @@ def read_labels(
     """
     path = Path(path)
     try:
-        with open(path, newline="") as handle:
+        # utf-8-sig: a byte-order mark from a spreadsheet is not a column name.
+        with open(path, newline="", encoding="utf-8-sig") as handle:
             rows = list(csv.reader(handle, delimiter="\t"))
     except FileNotFoundError:
         raise InputError(f"Label file {path} does not exist; check the path.") from None
@@ -142,6 +143,11 @@ def read_labels(
         if group_index is not None:
             groups.append(row[group_index].strip())
 
+    if not sample_ids:
+        raise InputError(
+            f"Label file {path} has no value in column '{label_column}' for any "
+            "of its samples; name the label column with --label-column."
+        )
     if group_index is not None:
         _check_hierarchy(path, labels, groups)
     if num_unlabelled:

@@ -17,12 +17,24 @@ from pathlib import Path
 from dietnet_cli.errors import DietnetError
 
 
-def check_writable(target: Path, *, force: bool, what: str) -> None:
-    """Refuse an existing output without ``--force``, or an unwritable place."""
+def check_writable(
+    target: Path, *, force: bool, what: str, directory: bool | None = None
+) -> None:
+    """Refuse an existing output without ``--force``, or an unwritable place.
+
+    With ``directory`` True (False), an existing file (directory) in the way
+    is refused even with ``--force``: it cannot be replaced by a rename.
+    """
     if target.exists() and not force:
         raise DietnetError(
             f"{what.capitalize()} {target} already exists; choose another path "
             "or pass --force to replace it."
+        )
+    if directory is not None and target.exists() and target.is_dir() != directory:
+        found = "directory" if target.is_dir() else "file"
+        raise DietnetError(
+            f"Cannot write {what} {target}: a {found} of that name is in the way "
+            "and --force cannot replace it; remove it or choose another path."
         )
     parent = target.resolve().parent
     if not parent.is_dir():
@@ -51,7 +63,7 @@ def _replace(temporary: Path, target: Path) -> None:
 def atomic_directory(target: Path, *, force: bool, what: str) -> Iterator[Path]:
     """Yield a temporary directory that becomes ``target`` on success."""
     target = Path(target)
-    check_writable(target, force=force, what=what)
+    check_writable(target, force=force, what=what, directory=True)
     temporary = Path(
         tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.resolve().parent)
     )
@@ -73,7 +85,7 @@ def atomic_directory(target: Path, *, force: bool, what: str) -> Iterator[Path]:
 def atomic_file(target: Path, *, force: bool, what: str) -> Iterator[Path]:
     """Yield a temporary file path that becomes ``target`` on success."""
     target = Path(target)
-    check_writable(target, force=force, what=what)
+    check_writable(target, force=force, what=what, directory=False)
     handle, name = tempfile.mkstemp(
         prefix=f".{target.name}.partial-", dir=target.resolve().parent
     )

@@ -81,6 +81,8 @@ def read_fileset(path: str | Path) -> PlinkFileset:
 
     fam_rows = _read_table(fam, min_columns=2)
     sample_id = tuple(row[1] for row in fam_rows)
+    if not sample_id:
+        raise InputError(f"PLINK file {fam} lists no samples; dietnet needs genotypes.")
     duplicated = [s for s, n in Counter(sample_id).items() if n > 1]
     if duplicated:
         raise InputError(

@@ -163,6 +163,13 @@ def predict(
     _log_matching(counts, matcher.num_variants, input_path)
     _check_overlap(counts, matcher.num_variants, options, input_path, model)
 
+    # Absent variants and missing calls contribute nothing to the sum over
+    # variants; scale each sample's sum up to the full number of variants,
+    # as dropout does, so the layers after it see the scale they were
+    # trained on.
+    scale = matcher.num_variants / np.maximum(used, 1)
+    hidden *= torch.from_numpy(scale)[:, None]
+
     # Calibrated probabilities: softmax(logits / T).
     with torch.no_grad():
         logits = network.head(hidden.float()).double()

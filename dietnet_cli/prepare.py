@@ -112,7 +112,7 @@ def prepare(
     """
     started = time.perf_counter()
     out = Path(out)
-    outputs.check_writable(out, force=force, what="dataset")
+    outputs.check_writable(out, force=force, what="dataset", directory=True)
     labels = read_labels(
         labels_path, label_column=label_column, group_column=group_column
     )
@@ -332,13 +332,18 @@ def _read_variant_list(path: str | None) -> _VariantList | None:
     if path is None:
         return None
     try:
-        lines = [line.rstrip("\n") for line in open(path) if line.strip()]
-    except OSError as error:
+        with open(path) as handle:
+            lines = [
+                (number, line.rstrip("\r\n"))
+                for number, line in enumerate(handle, start=1)
+                if line.strip()
+            ]
+    except (OSError, UnicodeDecodeError) as error:
         raise InputError(f"Cannot read variant list {path}: {error}.") from None
     positions: set[tuple[str, int]] = set()
     alleles: set[tuple[str, int, str, str]] = set()
     ids: set[str] = set()
-    header = lines[0].split("\t") if lines else []
+    header = [name.strip() for name in lines[0][1].split("\t")] if lines else []
     if "chrom" in header and "pos" in header:
         chrom_at, pos_at = header.index("chrom"), header.index("pos")
         allele_at = (
@@ -346,28 +351,43 @@ def _read_variant_list(path: str | None) -> _VariantList | None:
             if "ref" in header and "alt" in header
             else None
         )
-        for line in lines[1:]:
-            row = line.split("\t")
+        needed = max(chrom_at, pos_at, *(allele_at or ())) + 1
+        for number, line in lines[1:]:
+            row = [value.strip() for value in line.split("\t")]
+            if len(row) < needed:
+                raise InputError(
+                    f"Variant list {path} line {number} has {len(row)} columns, "
+                    f"fewer than the {needed} its header calls for; fix that line."
+                )
+            if not row[pos_at].isdigit():
+                raise InputError(
+                    f"Variant list {path} line {number} has position "
+                    f"'{row[pos_at]}', not a whole number; fix that line."
+                )
             chrom, position = genome.normalize_contig(row[chrom_at]), int(row[pos_at])
             if allele_at:
-                alleles.add((chrom, position, row[allele_at[0]], row[allele_at[1]]))
+                ref, alt = row[allele_at[0]].upper(), row[allele_at[1]].upper()
+                alleles.add((chrom, position, ref, alt))
             else:
                 positions.add((chrom, position))
     else:
-        pattern = re.compile(r"^([^:\s]+):(\d+)(?::([ACGTN]+):([ACGTN]+))?$")
-        for line in lines:
+        pattern = re.compile(r"^([^:\s]+):(\d+)(?::([ACGTN]+):([ACGTN]+))?$", re.I)
+        for _, line in lines:
             token = line.split()[0]
             match = pattern.match(token)
             if match:
                 chrom, position = genome.normalize_contig(match[1]), int(match[2])
                 if match[3]:
-                    alleles.add((chrom, position, match[3], match[4]))
+                    alleles.add((chrom, position, match[3].upper(), match[4].upper()))
                 else:
                     positions.add((chrom, position))
             else:
                 ids.add(token)
     if not (positions or alleles or ids):
-        raise InputError(f"Variant list {path} names no variants.")
+        raise InputError(
+            f"Variant list {path} names no variants; give one chrom:pos, "
+            "chrom:pos:ref:alt or ID per line, or a TSV with chrom and pos columns."
+        )
     return _VariantList(frozenset(positions), frozenset(alleles), frozenset(ids))
 
 
@@ -380,7 +400,12 @@ def _plan_regions(
 ) -> list[tuple[str, tuple[int, int] | None]]:
     """Regions to read, each with the POS bounds that make them disjoint."""
     if filters.regions:
-        if header is None or not header.indexed:
+        if header is None:
+            raise InputError(
+                "--regions needs an indexed input file, and standard input cannot "
+                "be indexed; give the indexed file's path instead of '-'."
+            )
+        if not header.indexed:
             raise InputError(
                 f"--regions needs an indexed input, and {input_path} has no .tbi or "
                 f".csi index; create one with 'bcftools index {input_path}'."

@@ -114,6 +114,11 @@ def train(
 
     # Split the samples; the embedding sees the training part only.
     train_index, val_index = split_samples(dataset.label, split)
+    if len(val_index) == 0:
+        raise DietnetError(
+            "Training needs validation samples for early stopping and calibration; "
+            "use a --val-fraction above 0 or --folds."
+        )
     if embedding_path is not None:
         embedding = embed.load_embedding(Path(embedding_path), dataset)
         if embedding.key != embed.embedding_key(dataset, train_index):
@@ -255,6 +260,18 @@ def _write_history(path: Path, history: list[dict]) -> None:
 
 
 def _save_checkpoint(path: Path, payload: dict) -> None:
+    # numpy's RNG state is a tuple holding an array; store it as tensors so
+    # that the checkpoint loads with weights_only=True.
+    rng = payload["state"].get("rng", {})
+    if isinstance(rng.get("numpy"), tuple):
+        name, keys, position, has_gauss, cached = rng["numpy"]
+        rng["numpy"] = [
+            name,
+            torch.from_numpy(keys.copy()),
+            position,
+            has_gauss,
+            cached,
+        ]
     temporary = path.with_name(path.name + f".partial-{os.getpid()}")
     torch.save(payload, temporary)
     os.replace(temporary, path)
@@ -276,5 +293,10 @@ def _load_checkpoint(path: Path, run_key: dict) -> dict | None:
             f"Checkpoint {path} was written by a run with other data or options; "
             "resume with the same options, or delete it to start afresh."
         )
-    logger.info("Resuming after epoch %s from %s.", payload["state"].get("epoch"), path)
-    return payload["state"]
+    state = payload["state"]
+    rng = state.get("rng", {})
+    if isinstance(rng.get("numpy"), list):
+        name, keys, position, has_gauss, cached = rng["numpy"]
+        rng["numpy"] = (name, keys.numpy(), position, has_gauss, cached)
+    logger.info("Resuming after epoch %s from %s.", state.get("epoch"), path)
+    return state

@@ -282,6 +282,7 @@ def iter_blocks(
             "contig name."
         ) from None
 
+    num_samples = len(reader.samples)
     contig_ok: dict[str, bool] = {}
     dropped: Counter = Counter()
     chroms: list[str] = []
@@ -313,7 +314,7 @@ def iter_blocks(
             ids.append(variant.ID or ".")
             refs.append(variant.REF.upper())
             alts.append(variant.ALT[0].upper())
-            calls.append(_raw_calls(variant, len(reader.samples)))
+            calls.append(_raw_calls(variant, num_samples))
             if len(calls) == block_size:
                 yield _block(
                     display, chroms, positions, ids, refs, alts, calls, dropped

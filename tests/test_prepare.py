@@ -1,0 +1,566 @@
+"""The prepare stage: inputs in every format to one dataset directory."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from dietnet_cli import dataset
+from dietnet_cli.errors import DietnetError, InputError
+from dietnet_cli.prepare import Filters, prepare
+
+from .conftest import (
+    VCF_HEADER,
+    make_cohort,
+    polymorphic,
+    run_tool,
+    write_bed,
+    write_labels,
+    write_vcf,
+)
+
+
+def run(input_path, labels_path, out, **options):
+    options.setdefault("show_progress", False)
+    return prepare(str(input_path), labels_path=labels_path, out=out, **options)
+
+
+def assert_nothing_left(out):
+    """A failed run leaves no dataset and no temporary directory."""
+    assert not out.exists()
+    assert not [p.name for p in out.parent.iterdir() if ".partial-" in p.name]
+
+
+def files_of(path):
+    """The dataset files whose bytes must not depend on how they were made."""
+    return {
+        name: (path / name).read_bytes()
+        for name in (dataset.GENOTYPES, dataset.SAMPLES, dataset.VARIANTS)
+    }
+
+
+def literal_vcf(tmp_path, records, samples=("A", "B", "C", "D", "E"), name="in.vcf"):
+    columns = "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT"
+    text = VCF_HEADER + "\t".join([columns, *samples]) + "\n"
+    text += "".join(record.replace(" ", "\t") + "\n" for record in records)
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def literal_labels(tmp_path, samples=("A", "B", "C", "D", "E")):
+    path = tmp_path / "labels.tsv"
+    pops = ("GBR", "YRI")
+    path.write_text(
+        "sample\tpop\n"
+        + "".join(f"{s}\t{pops[i % 2]}\n" for i, s in enumerate(samples))
+    )
+    return path
+
+
+def compress(tmp_path, source, kind="z", index=False):
+    out = tmp_path / (source.name.split(".")[0] + {"z": ".vcf.gz", "b": ".bcf"}[kind])
+    run_tool("bcftools", "view", f"-O{kind}", "-o", str(out), str(source))
+    if index:
+        run_tool("bcftools", "index", str(out))
+    return out
+
+
+class TestDataset:
+    def test_contents(self, tmp_path, cohort, labels_path):
+        cohort = polymorphic(cohort)
+        source = write_vcf(tmp_path / "in.vcf", cohort)
+        result = run(source, labels_path, tmp_path / "ds")
+
+        opened = dataset.open_dataset(tmp_path / "ds")
+        np.testing.assert_array_equal(opened.genotypes, cohort.dosage)
+        assert opened.genotypes.dtype == np.int8
+        assert opened.sample_id == cohort.sample_id
+        assert opened.label == cohort.label
+        assert opened.group == cohort.group
+        assert opened.variants.chrom == cohort.chrom
+        assert opened.variants.position.tolist() == list(cohort.position)
+        assert opened.variants.variant_id == cohort.variant_id
+        assert opened.variants.ref == cohort.ref
+        assert opened.variants.alt == cohort.alt
+        called = np.where(cohort.dosage >= 0, cohort.dosage, 0).sum(axis=0)
+        np.testing.assert_allclose(
+            opened.variants.alt_frequency, called / (2 * 13), rtol=1e-5
+        )
+        assert result.checksum == dataset.dataset_checksum(tmp_path / "ds")
+
+        manifest = opened.manifest
+        assert manifest["kind"] == "dietnet-dataset"
+        assert manifest["num_samples"] == 13
+        assert manifest["num_variants"] == 20
+        assert manifest["num_records_read"] == 20
+        assert manifest["records_dropped"] == {}
+        assert manifest["genome_build"] == "GRCh38"
+        assert manifest["input_format"] == "vcf"
+        assert manifest["num_classes"] == 3
+        assert len(manifest["inputs"]["genotypes"]["sha256"]) == 64
+        assert not [p for p in tmp_path.iterdir() if ".partial-" in p.name]
+
+    def test_missing_calls_kept_as_minus_one(self, vcf_path, labels_path, tmp_path):
+        result = run(
+            vcf_path, labels_path, tmp_path / "ds", filters=Filters(max_missing=1)
+        )
+        cohort = make_cohort(13, 20)
+        kept = [cohort.position.index(p) for p in result.variants.position]
+        np.testing.assert_array_equal(result.genotypes, cohort.dosage[:, kept])
+        assert (result.genotypes == -1).any()
+
+
+class TestFormatsAgree:
+    """VCF, BCF (by bcftools) and PLINK (by plink2 and by bed-reader) give
+    byte-identical genotypes and the same variants."""
+
+    def test_identical(self, tmp_path, edge_cohort):
+        cohort = polymorphic(edge_cohort)
+        source = write_vcf(tmp_path / "in.vcf", cohort)
+        labels = write_labels(tmp_path / "labels.tsv", cohort)
+        run_tool(
+            "plink2", "--vcf", str(source), "--make-bed", "--out", str(tmp_path / "p2")
+        )
+        inputs = {
+            "vcf": source,
+            "bcf": compress(tmp_path, source, "b"),
+            "vcf.gz": compress(tmp_path, source, "z"),
+            "plink2": tmp_path / "p2.bed",
+            "bed-reader": write_bed(tmp_path / "br", cohort),
+        }
+        made = {}
+        for name, path in inputs.items():
+            out = tmp_path / f"ds-{name}"
+            result = run(path, labels, out, build="GRCh38")
+            np.testing.assert_array_equal(result.genotypes, cohort.dosage, err_msg=name)
+            made[name] = (
+                (out / dataset.GENOTYPES).read_bytes(),
+                (out / dataset.SAMPLES).read_bytes(),
+                result.variants.chrom,
+                result.variants.position.tolist(),
+                result.variants.ref,
+                result.variants.alt,
+            )
+        assert all(value == made["vcf"] for value in made.values())
+
+
+class TestFilters:
+    RECORDS = [
+        "1 100 rs1 A G . . . GT 0/0 0/1 1/1 0/0 0/1",
+        "1 100 rs1 A G . . . GT 0/0 0/1 1/1 0/0 0/1",  # duplicate
+        "1 200 rs2 A G,T . . . GT 0/1 0/2 0/0 0/0 0/0",  # multiallelic
+        "1 300 rs3 AT A . . . GT 0/1 0/0 0/0 0/0 0/0",  # not_snp
+        "1 400 rs4 A <DEL> . . . GT 0/1 0/0 0/0 0/0 0/0",  # not_snp
+        "1 600 rs6 A G . . . GT 0/0 0/0 0/0 0/0 0/0",  # monomorphic
+        "1 700 rs7 C T . . . GT 0/1 0/0 0/0 0/0 0/0",  # maf 0.1
+        "1 800 rs8 C T . . . GT ./. ./. 0/1 0/0 1/1",  # missing 0.4
+        "1 900 rs9 G A . . . GT 0/1 0/1 0/0 0/0 0/0",  # maf 0.2
+        "1 1000 rs10 G . . . . GT 0/0 0/0 0/0 0/0 0/0",  # no_alt
+        "X 500 rs5 A G . . . GT 0/1 0/0 0/0 0/0 0/0",  # contig
+    ]
+
+    def test_counted_by_reason(self, tmp_path):
+        source = literal_vcf(tmp_path, self.RECORDS)
+        listed = tmp_path / "variants.txt"
+        listed.write_text("1:100\n1:600\n1:700\n1:800\nrs5\n")
+        result = run(
+            source,
+            literal_labels(tmp_path),
+            tmp_path / "ds",
+            filters=Filters(maf=0.15, variants_file=str(listed)),
+        )
+        assert result.variants.position.tolist() == [100]
+        assert result.manifest["records_dropped"] == {
+            "contig": 1,
+            "duplicate": 1,
+            "maf": 1,
+            "missing": 1,
+            "monomorphic": 1,
+            "multiallelic": 1,
+            "no_alt": 1,
+            "not_listed": 1,
+            "not_snp": 2,
+        }
+        assert result.manifest["num_records_read"] == len(self.RECORDS)
+        assert result.manifest["filters"]["maf"] == 0.15
+
+    @pytest.mark.parametrize(
+        ("maf", "max_missing", "kept"),
+        [
+            (0.0, 0.1, [100, 700, 900]),
+            (0.1, 0.1, [100, 700, 900]),
+            (0.2, 0.1, [100, 900]),
+            (0.0, 0.4, [100, 700, 800, 900]),
+            (0.0, 0.39, [100, 700, 900]),
+        ],
+    )
+    def test_thresholds_are_inclusive(self, tmp_path, maf, max_missing, kept):
+        source = literal_vcf(tmp_path, self.RECORDS)
+        result = run(
+            source,
+            literal_labels(tmp_path),
+            tmp_path / "ds",
+            filters=Filters(maf=maf, max_missing=max_missing),
+        )
+        assert result.variants.position.tolist() == kept
+
+    def test_all_contigs(self, tmp_path):
+        source = literal_vcf(tmp_path, self.RECORDS)
+        result = run(
+            source,
+            literal_labels(tmp_path),
+            tmp_path / "ds",
+            filters=Filters(all_contigs=True),
+        )
+        assert result.variants.chrom == ("1", "1", "1", "X")
+        assert "contig" not in result.manifest["records_dropped"]
+
+    @pytest.mark.parametrize(
+        ("text", "kept"),
+        [
+            ("1:100\n1:900\n", [100, 900]),
+            ("chr1:700\n", [700]),
+            ("1:100:A:G\n1:900:G:T\n", [100]),
+            ("rs7\nrs9 extra words\n", [700, 900]),
+            ("chrom\tpos\n1\t700\nchr1\t900\n", [700, 900]),
+            ("id\tchrom\tpos\tref\talt\nx\t1\t900\tG\tA\nx\t1\t700\tC\tG\n", [900]),
+            ("1:100\nrs9\n1:700:C:T\n", [100, 700, 900]),
+            ("1:100:a:g\r\nchrom\r\n", [100]),
+            ("chrom\tpos\tref\talt\r\n1\t700\tc\tt\r\n", [700]),
+        ],
+        ids=[
+            "pos",
+            "chr-prefix",
+            "alleles",
+            "ids",
+            "tsv",
+            "tsv-alleles",
+            "mixed",
+            "lowercase-crlf",
+            "tsv-lowercase-crlf",
+        ],
+    )
+    def test_variant_list_forms(self, tmp_path, text, kept):
+        listed = tmp_path / "variants.txt"
+        listed.write_text(text)
+        result = run(
+            literal_vcf(tmp_path, self.RECORDS),
+            literal_labels(tmp_path),
+            tmp_path / "ds",
+            filters=Filters(variants_file=str(listed)),
+        )
+        assert result.variants.position.tolist() == kept
+
+    @pytest.mark.parametrize(
+        ("text", "message"),
+        [
+            ("\n\n", r"names no variants"),
+            ("chrom\tpos\n1\tabc\n", r"line 2.*position 'abc'"),
+            ("chrom\tpos\tref\n1\n", r"line 2 has 1 columns"),
+        ],
+        ids=["empty", "bad-position", "short-line"],
+    )
+    def test_bad_variant_list(self, tmp_path, text, message):
+        listed = tmp_path / "variants.txt"
+        listed.write_text(text)
+        with pytest.raises(InputError, match=message):
+            run(
+                literal_vcf(tmp_path, self.RECORDS),
+                literal_labels(tmp_path),
+                tmp_path / "ds",
+                filters=Filters(variants_file=str(listed)),
+            )
+        assert_nothing_left(tmp_path / "ds")
+
+    def test_regions_need_an_index(self, tmp_path):
+        with pytest.raises(InputError, match=r"--regions needs an indexed input"):
+            run(
+                literal_vcf(tmp_path, self.RECORDS),
+                literal_labels(tmp_path),
+                tmp_path / "ds",
+                filters=Filters(regions=("1:1-500",)),
+            )
+        assert_nothing_left(tmp_path / "ds")
+
+    @pytest.mark.parametrize(
+        ("regions", "kept"),
+        [(("1:1-750",), [100, 700]), (("1:650-850", "1:850-1000"), [700, 900])],
+    )
+    def test_regions_of_indexed_vcf(self, tmp_path, regions, kept):
+        indexed = compress(tmp_path, literal_vcf(tmp_path, self.RECORDS), "z", True)
+        result = run(
+            indexed,
+            literal_labels(tmp_path),
+            tmp_path / "ds",
+            filters=Filters(regions=regions),
+        )
+        assert result.variants.position.tolist() == kept
+
+    @pytest.mark.parametrize("threads", [1, 2])
+    def test_region_on_unknown_contig(self, tmp_path, threads):
+        indexed = compress(tmp_path, literal_vcf(tmp_path, self.RECORDS), "z", True)
+        with pytest.raises(InputError, match=r"Region 'chr1:1-500' names contig"):
+            run(
+                indexed,
+                literal_labels(tmp_path),
+                tmp_path / "ds",
+                filters=Filters(regions=("1:1-100", "chr1:1-500")),
+                threads=threads,
+            )
+        assert_nothing_left(tmp_path / "ds")
+
+    def test_regions_of_plink(self, tmp_path, cohort):
+        cohort = polymorphic(cohort)
+        bed = write_bed(tmp_path / "in", cohort)
+        labels = write_labels(tmp_path / "labels.tsv", cohort)
+        start, stop = cohort.position[11], cohort.position[13]
+        result = run(
+            bed,
+            labels,
+            tmp_path / "ds",
+            filters=Filters(regions=(f"2:{start}-{stop}",)),
+        )
+        assert result.variants.position.tolist() == list(cohort.position[11:14])
+        with pytest.raises(InputError, match=r"Region '2:x' is not of the form"):
+            run(bed, labels, tmp_path / "ds2", filters=Filters(regions=("2:x",)))
+
+
+class TestThreads:
+    def test_two_threads_give_the_same_dataset(self, tmp_path):
+        cohort = make_cohort(13, 300, missing=0.02)
+        # Contig 1 is declared 50 kb long: put records past that length, on
+        # a contig the header does not declare, on X, and an indel across
+        # a region boundary, all of which one reader sees.
+        chrom = list(cohort.chrom)
+        position = list(cohort.position)
+        chrom[149], position[149] = "1", 60_000
+        chrom[-1], position[-1] = "7", 500
+        text = write_vcf(
+            tmp_path / "x.vcf",
+            replace(cohort, chrom=tuple(chrom), position=tuple(position)),
+        ).read_text()
+        text += "X\t100\t.\tA\tG\t.\t.\t.\tGT" + "\t0/1" * 13 + "\n"
+        lines = text.splitlines()
+        body = [line for line in lines if not line.startswith("#")]
+        body.append("1\t6248\t.\tAAAAA\tA\t.\t.\t.\tGT" + "\t0/1" * 13)
+        body.sort(key=lambda line: (line.split("\t")[0], int(line.split("\t")[1])))
+        header = [line for line in lines if line.startswith("#")]
+        source = tmp_path / "in.vcf"
+        source.write_text("\n".join(header + body) + "\n")
+        indexed = compress(tmp_path, source, "z", index=True)
+        labels = write_labels(tmp_path / "labels.tsv", cohort)
+
+        one = run(indexed, labels, tmp_path / "one", threads=1)
+        two = run(indexed, labels, tmp_path / "two", threads=2)
+        assert files_of(tmp_path / "one") == files_of(tmp_path / "two")
+        for key in ("records_dropped", "num_records_read", "num_variants"):
+            assert one.manifest[key] == two.manifest[key], key
+        assert 60_000 in one.variants.position.tolist()
+        assert "7" in one.variants.chrom
+        assert one.manifest["records_dropped"]["contig"] == 1
+        assert one.manifest["records_dropped"]["not_snp"] == 1
+
+
+class TestSamples:
+    def test_only_shared_samples_in_input_order(self, tmp_path, cohort):
+        cohort = polymorphic(cohort)
+        source = write_vcf(tmp_path / "in.vcf", cohort)
+        listed = tuple(reversed(cohort.sample_id[3:])) + ("Z1", "Z2")
+        labels = write_labels(tmp_path / "labels.tsv", cohort, samples=listed)
+        with open(labels, "a") as handle:
+            handle.write("Z3\tNA\tNA\tmale\n")
+        result = run(source, labels, tmp_path / "ds")
+        assert result.sample_id == cohort.sample_id[3:]
+        assert result.label == cohort.label[3:]
+        np.testing.assert_array_equal(
+            result.genotypes, cohort.dosage[3:][:, : result.num_variants]
+        )
+        assert result.manifest["samples_dropped"] == {
+            "input_only": 3,
+            "labels_only": 2,
+            "unlabelled": 1,
+        }
+
+    def test_plink_sample_subset(self, tmp_path, cohort):
+        cohort = polymorphic(cohort)
+        bed = write_bed(tmp_path / "in", cohort)
+        # Samples 0 and 1 make every variant polymorphic.
+        chosen = (cohort.sample_id[9], cohort.sample_id[1], cohort.sample_id[0])
+        labels = write_labels(tmp_path / "labels.tsv", cohort, samples=chosen)
+        result = run(bed, labels, tmp_path / "ds", build="hg19")
+        np.testing.assert_array_equal(result.genotypes, cohort.dosage[[0, 1, 9]])
+        assert result.manifest["samples_dropped"]["input_only"] == 10
+        assert result.manifest["genome_build"] == "GRCh37"
+        assert result.manifest["genome_build_evidence"] == "--build"
+
+    def test_label_and_group_columns(self, tmp_path, cohort):
+        cohort = polymorphic(cohort)
+        source = write_vcf(tmp_path / "in.vcf", cohort)
+        labels = tmp_path / "labels.tsv"
+        labels.write_text(
+            "IID\tancestry\tcontinent\n"
+            + "".join(
+                f"{s}\t{p}\t{g}\n"
+                for s, p, g in zip(
+                    cohort.sample_id, cohort.label, cohort.group, strict=True
+                )
+            )
+        )
+        result = run(
+            source,
+            labels,
+            tmp_path / "ds",
+            label_column="ancestry",
+            group_column="continent",
+        )
+        assert result.label == cohort.label
+        assert result.group_of() == {"GBR": "EUR", "YRI": "AFR", "CHB": "EAS"}
+        assert result.manifest["label_column"] == "ancestry"
+        header = (tmp_path / "ds" / dataset.SAMPLES).read_text().splitlines()[0]
+        assert header == "sample_id\tlabel\tgroup"
+
+
+class TestBuild:
+    def test_contradiction(self, tmp_path, cohort):
+        source = write_vcf(tmp_path / "in.vcf", cohort)
+        labels = write_labels(tmp_path / "labels.tsv", cohort)
+        with pytest.raises(InputError, match=r"--build hg19 contradicts .*GRCh38"):
+            run(source, labels, tmp_path / "ds", build="hg19")
+        assert_nothing_left(tmp_path / "ds")
+
+    def test_unknown_build(self, tmp_path, cohort):
+        bed = write_bed(tmp_path / "in", cohort)
+        labels = write_labels(tmp_path / "labels.tsv", cohort)
+        with pytest.raises(InputError, match=r"Unknown genome build 'hg17'"):
+            run(bed, labels, tmp_path / "ds", build="hg17")
+
+    def test_plink_without_build_warns(self, tmp_path, cohort, caplog):
+        cohort = polymorphic(cohort)
+        bed = write_bed(tmp_path / "in", cohort)
+        labels = write_labels(tmp_path / "labels.tsv", cohort)
+        with caplog.at_level(logging.WARNING, logger="dietnet_cli"):
+            result = run(bed, labels, tmp_path / "ds")
+        assert result.build is None
+        assert "pass --build" in caplog.text
+
+
+class TestBadInputs:
+    """Each error names the problem, and no dataset is left behind."""
+
+    @pytest.fixture
+    def labels(self, tmp_path, cohort):
+        return write_labels(tmp_path / "labels.tsv", cohort)
+
+    @pytest.fixture
+    def unlisted(self, tmp_path):
+        """Filters that keep only a variant the input does not have."""
+        listed = tmp_path / "variants.txt"
+        listed.write_text("rs99999\n")
+        return Filters(variants_file=str(listed))
+
+    def test_missing_input(self, tmp_path, labels):
+        with pytest.raises(InputError, match=r"nothere.vcf does not exist"):
+            run(tmp_path / "nothere.vcf", labels, tmp_path / "ds")
+        assert_nothing_left(tmp_path / "ds")
+
+    def test_not_an_input_format(self, tmp_path, labels):
+        path = tmp_path / "table.csv"
+        path.write_text("a,b\n1,2\n")
+        with pytest.raises(InputError, match=r"table.csv is not a readable VCF or BCF"):
+            run(path, labels, tmp_path / "ds")
+        assert_nothing_left(tmp_path / "ds")
+
+    def test_malformed_record_midway(self, tmp_path, cohort, labels):
+        source = write_vcf(tmp_path / "in.vcf", polymorphic(cohort))
+        lines = source.read_text().splitlines()
+        lines[12] = "\t".join(lines[12].split("\t")[:-2])
+        source.write_text("\n".join(lines) + "\n")
+        with pytest.raises(InputError, match=r"in.vcf is damaged or malformed"):
+            run(source, labels, tmp_path / "ds")
+        assert_nothing_left(tmp_path / "ds")
+
+    def test_allele_index_beyond(self, tmp_path, cohort, labels):
+        source = write_vcf(tmp_path / "in.vcf", polymorphic(cohort))
+        source.write_text(source.read_text().replace("1/1", "1/2", 1))
+        with pytest.raises(InputError, match=r"allele index 2 at"):
+            run(source, labels, tmp_path / "ds")
+        assert_nothing_left(tmp_path / "ds")
+
+    def test_duplicate_input_samples(self, tmp_path, cohort, labels):
+        source = write_vcf(tmp_path / "in.vcf", cohort)
+        source.write_text(source.read_text().replace("\tS04", "\tS03"))
+        with pytest.raises(InputError, match=r"lists sample 'S03' more than once"):
+            run(source, labels, tmp_path / "ds")
+        assert_nothing_left(tmp_path / "ds")
+
+    def test_duplicate_label_samples(self, tmp_path, cohort, labels):
+        labels.write_text(labels.read_text().replace("S04\t", "S03\t"))
+        with pytest.raises(InputError, match=r"lists sample 'S03' twice"):
+            run(write_vcf(tmp_path / "in.vcf", cohort), labels, tmp_path / "ds")
+        assert_nothing_left(tmp_path / "ds")
+
+    def test_no_shared_sample(self, tmp_path, cohort, labels):
+        labels.write_text(labels.read_text().replace("\nS", "\nNA"))
+        with pytest.raises(InputError, match=r"No sample of .* is in label file"):
+            run(write_vcf(tmp_path / "in.vcf", cohort), labels, tmp_path / "ds")
+        assert_nothing_left(tmp_path / "ds")
+
+    def test_no_variant_left(self, tmp_path, cohort, labels, unlisted):
+        with pytest.raises(InputError, match=r"No variant of .* is left after filter"):
+            run(
+                write_vcf(tmp_path / "in.vcf", cohort),
+                labels,
+                tmp_path / "ds",
+                filters=unlisted,
+            )
+        assert_nothing_left(tmp_path / "ds")
+
+    def test_fileset_parts_do_not_match(self, tmp_path, cohort, labels):
+        bed = write_bed(tmp_path / "in", cohort)
+        bim = tmp_path / "in.bim"
+        bim.write_text("".join(bim.read_text().splitlines(keepends=True)[:-1]))
+        with pytest.raises(InputError, match=r"do not belong together"):
+            run(bed, labels, tmp_path / "ds")
+        assert_nothing_left(tmp_path / "ds")
+
+    def test_output_exists(self, tmp_path, cohort, labels):
+        cohort = polymorphic(cohort)
+        source = write_vcf(tmp_path / "in.vcf", cohort)
+        out = tmp_path / "ds"
+        out.mkdir()
+        (out / "mine.txt").write_text("keep me")
+        with pytest.raises(
+            DietnetError, match=r"Dataset .*ds already exists; .*--force"
+        ):
+            run(source, labels, out)
+        assert (out / "mine.txt").read_text() == "keep me"
+
+        run(source, labels, out, force=True)
+        assert not (out / "mine.txt").exists()
+        assert dataset.open_dataset(out).num_samples == 13
+        assert not [p for p in tmp_path.iterdir() if p.name.startswith(".ds.")]
+
+    def test_failed_forced_run_keeps_the_old_dataset(
+        self, tmp_path, cohort, labels, unlisted
+    ):
+        cohort = polymorphic(cohort)
+        out = tmp_path / "ds"
+        run(write_vcf(tmp_path / "in.vcf", cohort), labels, out)
+        before = files_of(out)
+        with pytest.raises(InputError, match=r"No variant"):
+            run(tmp_path / "in.vcf", labels, out, force=True, filters=unlisted)
+        assert files_of(out) == before
+        assert json.loads((out / dataset.MANIFEST).read_text())["num_variants"] == 20
+
+    def test_output_directory_missing(self, tmp_path, cohort, labels):
+        with pytest.raises(DietnetError, match=r"directory .*nowhere does not exist"):
+            run(
+                write_vcf(tmp_path / "in.vcf", cohort),
+                labels,
+                tmp_path / "nowhere" / "ds",
+            )
