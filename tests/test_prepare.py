@@ -105,11 +105,11 @@ class TestDataset:
         assert len(manifest["inputs"]["genotypes"]["sha256"]) == 64
         assert not [p for p in tmp_path.iterdir() if ".partial-" in p.name]
 
-    def test_missing_calls_kept_as_minus_one(self, vcf_path, labels_path, tmp_path):
-        result = run(
-            vcf_path, labels_path, tmp_path / "ds", filters=Filters(max_missing=1)
-        )
-        cohort = make_cohort(13, 20)
+    def test_missing_calls_kept_as_minus_one(
+        self, tmp_path, cohort, vcf_path, labels_path
+    ):
+        filters = Filters(max_missing=1)
+        result = run(vcf_path, labels_path, tmp_path / "ds", filters=filters)
         kept = [cohort.position.index(p) for p in result.variants.position]
         np.testing.assert_array_equal(result.genotypes, cohort.dosage[:, kept])
         assert (result.genotypes == -1).any()
