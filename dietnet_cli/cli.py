@@ -666,7 +666,10 @@ def evaluate(
             "--train",
             exists=True,
             file_okay=False,
-            help="The dataset the model was trained on, for --baselines.",
+            help=(
+                "The dataset the model was trained on (any other is refused); "
+                "the baselines learn from its training split."
+            ),
             rich_help_panel="Baselines",
         ),
     ] = None,

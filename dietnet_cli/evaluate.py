@@ -31,6 +31,7 @@ import json
 import logging
 import math
 import sys
+import tempfile
 import warnings
 from collections import Counter
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ import numpy as np
 from sklearn import metrics as skm
 
 from dietnet_cli import (
+    baselines,
     labels,
     modelfile,
     outputs,
@@ -474,15 +476,16 @@ def evaluate(
         Alignment and flagging options, as for ``dietnet predict``
         (its defaults when None).
     train_dataset
-        The dataset the model was trained on: when given, logistic
-        regression and PCA + SVM baselines are trained on its training split
-        and scored beside the model.
+        The dataset the model was trained on (any other is refused): when
+        given, logistic regression and PCA + SVM baselines learn from the
+        model's training split of it, choose their hyperparameters on its
+        validation split, and are scored beside the model.
     """
     options = options or predict.PredictOptions()
 
     # Refuse bad outputs and inputs before the slow part.
     if out != "-":
-        outputs.check_writable(Path(out), force=force, what="report directory")
+        _check_report_directory(Path(out), force=force)
     if train_dataset is not None and input_path == "-":
         raise DietnetError(
             "Baselines read INPUT a second time, so INPUT cannot be standard input "
@@ -491,6 +494,11 @@ def evaluate(
     model = modelfile.load(model_path)
     known = labels.read_labels(
         labels_path, label_column=label_column, group_column=group_column
+    )
+    dataset = (
+        baselines.open_training_dataset(model, Path(train_dataset))
+        if train_dataset is not None
+        else None
     )
     model_description = _model_description(model, Path(model_path))
 
@@ -504,7 +512,7 @@ def evaluate(
         model_group_of=model.group_of,
         input_path=input_path,
     )
-    _log_matching(truth, input_path, labels_path)
+    _log_matching(truth, input_path, labels_path, classes=predictions.classes)
     predicted_all = predictions.predicted()
     predicted = [predicted_all[row] for row in truth.index]
     predicted_group = None
@@ -557,22 +565,24 @@ def evaluate(
     }
 
     # Baselines trained on the model's own training split, for comparison.
-    if train_dataset is not None:
-        from dietnet_cli import baselines
-
-        baseline_predictions = baselines.run(
+    if dataset is not None:
+        done = baselines.run(
             model,
             input_path,
-            train_dataset=Path(train_dataset),
+            dataset=dataset,
             threads=options.threads,
             show_progress=show_progress,
         )
         metrics["baselines"] = {
-            name: {
-                "description": baselines.DESCRIPTIONS[name],
-                **score(truth.label, [guesses[row] for row in truth.index]),
-            }
-            for name, guesses in baseline_predictions.items()
+            name: _baseline_metrics(
+                baseline,
+                [done.predicted[name][row] for row in truth.index],
+                truth,
+                group_of=model.group_of,
+                selection=done.selection,
+                num_train=done.num_train,
+            )
+            for name, baseline in done.baselines.items()
         }
 
     metrics["model"] = model_description
@@ -605,22 +615,79 @@ def evaluate(
         return Evaluation(metrics=metrics, out=out)
 
     # The report directory, built aside and renamed when complete.
-    with outputs.atomic_directory(
-        Path(out), force=force, what="report directory"
-    ) as directory:
-        (directory / METRICS).write_text(json.dumps(metrics, indent=2) + "\n")
-        _write_confusion(directory / CONFUSION, rows, columns, matrix)
-        predict.write_predictions(predictions, str(directory / PREDICTIONS), force=True)
-        figures = _draw_figures(directory, metrics, rows, columns, matrix, model)
-        (directory / REPORT).write_text(
-            report.render(
-                metrics, figures={k: directory / v for k, v in figures.items()}
+    try:
+        with outputs.atomic_directory(
+            Path(out), force=force, what="report directory"
+        ) as directory:
+            (directory / METRICS).write_text(json.dumps(metrics, indent=2) + "\n")
+            _write_confusion(directory / CONFUSION, rows, columns, matrix)
+            predict.write_predictions(
+                predictions, str(directory / PREDICTIONS), force=True
             )
-        )
+            figures = _draw_figures(directory, metrics, rows, columns, matrix, model)
+            (directory / REPORT).write_text(
+                report.render(
+                    metrics, figures={k: directory / v for k, v in figures.items()}
+                )
+            )
+    except OSError as error:
+        raise DietnetError(
+            f"Cannot write report directory {out}: {error.strerror or error}; "
+            "free some space or choose another path."
+        ) from error
     return Evaluation(metrics=metrics, out=out)
 
 
-def _log_matching(truth: Truth, input_path: str, labels_path: Path) -> None:
+def _check_report_directory(out: Path, *, force: bool) -> None:
+    """Refuse a report directory that could not be written, before any work.
+
+    Beyond the permission checks, a scratch directory is made and removed
+    beside ``out``: some places (``/proc``, read-only mounts, or any place
+    for root) pass ``os.access`` but refuse to hold a directory.
+    """
+    outputs.check_writable(out, force=force, what="report directory", directory=True)
+    try:
+        Path(tempfile.mkdtemp(prefix=f".{out.name}.probe-", dir=out.parent)).rmdir()
+    except OSError as error:
+        raise DietnetError(
+            f"Cannot write report directory {out}: {error.strerror or error} in "
+            f"{out.parent.resolve()}; choose another output path."
+        ) from error
+
+
+def _baseline_metrics(
+    baseline: baselines.Baseline,
+    predicted: list[str],
+    truth: Truth,
+    *,
+    group_of: dict[str, str],
+    selection: str,
+    num_train: int,
+) -> dict:
+    """A baseline's figures on the evaluated samples, and how it was fitted."""
+    figures = {
+        "description": baselines.DESCRIPTIONS[baseline.name],
+        **score(truth.label, predicted),
+    }
+    pairs = [
+        (t, group_of.get(p))
+        for t, p in zip(truth.group, predicted, strict=True)
+        if t is not None
+    ]
+    figures["group_accuracy"] = (
+        float(np.mean([t == p for t, p in pairs])) if pairs and group_of else None
+    )
+    figures["hyperparameters"] = baseline.hyperparameters
+    figures["validation_accuracy"] = baseline.validation_accuracy
+    figures["num_validation"] = baseline.num_validation
+    figures["num_train"] = num_train
+    figures["trained_on"] = selection
+    return figures
+
+
+def _log_matching(
+    truth: Truth, input_path: str, labels_path: Path, *, classes: tuple[str, ...]
+) -> None:
     logger.info(
         "Evaluating %d samples of %s labelled in %s.",
         len(truth.label),
@@ -640,6 +707,14 @@ def _log_matching(truth: Truth, input_path: str, labels_path: Path) -> None:
             "%d labelled samples are not in %s.",
             len(truth.labels_not_in_input),
             input_path,
+        )
+    unknown = Counter(label for label in truth.label if label not in classes)
+    if unknown:
+        logger.warning(
+            "%d samples carry labels the model does not know (%s); they count as "
+            "errors. Train a model with these labels to score them.",
+            sum(unknown.values()),
+            ", ".join(f"{label} x{n}" for label, n in sorted(unknown.items())),
         )
 
 
@@ -685,6 +760,10 @@ def _draw_figures(
         column_groups=[model.group_of.get(label) for label in columns],
         known_rows=[per_class[label]["in_model"] for label in rows],
         path=directory / FIGURES["confusion"],
+        title=(
+            f"Confusion matrix: {metrics['num_samples']:,} samples, accuracy "
+            f"{metrics['accuracy']:.1%}"
+        ),
     )
     drawn["confusion"] = FIGURES["confusion"]
     plots.reliability_diagram(
@@ -700,6 +779,7 @@ def _draw_figures(
         groups=[per_class[label]["group"] for label in scored],
         support=[per_class[label]["support"] for label in scored],
         path=directory / FIGURES["per_class_f1"],
+        title=f"F1 per label (macro F1 {metrics['macro_f1']:.3f})",
     )
     drawn["per_class_f1"] = FIGURES["per_class_f1"]
     plots.accuracy_by_threshold(

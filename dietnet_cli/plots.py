@@ -40,8 +40,9 @@ def training_curve(history: list[dict], best_epoch: int, path: Path) -> None:
 
 
 def save_figure(figure: plt.Figure, path: Path) -> None:
+    """Save a figure as PNG, cropped to what is drawn, and free it."""
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    figure.savefig(path, dpi=110, bbox_inches="tight", pad_inches=0.15)
     plt.close(figure)
 
 
@@ -109,6 +110,7 @@ def grouped_confusion_heatmap(
     column_groups: list[str | None],
     known_rows: list[bool],
     path: Path,
+    title: str | None = None,
 ) -> None:
     """Row-normalised confusion matrix with counts, group bands and names.
 
@@ -175,7 +177,8 @@ def grouped_confusion_heatmap(
                 fontweight="bold",
                 color=colors[group],
             )
-        for start, stop, group in _runs(list(row_groups)):
+        num_known = sum(known_rows)
+        for start, stop, group in _runs(list(row_groups[:num_known])):
             if start:
                 axis.axhline(start - 0.5, color="#444444", linewidth=1.0)
             axis.text(
@@ -184,7 +187,6 @@ def grouped_confusion_heatmap(
                 str(group or ""),
                 ha="left",
                 va="center",
-                rotation=-90,
                 fontsize=9,
                 fontweight="bold",
                 color=colors[group],
@@ -194,7 +196,9 @@ def grouped_confusion_heatmap(
         axis.axhline(num_known - 0.5, color="#b00020", linewidth=2.5)
     axis.set_xlim(-0.5, num_columns - 0.5)
     axis.set_ylim(num_rows - 0.5, -0.5)
-    colorbar = figure.colorbar(image, ax=axis, fraction=0.035, pad=0.06)
+    if title:
+        axis.set_title(title, pad=24, fontsize=12)
+    colorbar = figure.colorbar(image, ax=axis, fraction=0.035, pad=0.08)
     colorbar.set_label("share of the true label's samples")
     save_figure(figure, path)
 
@@ -251,6 +255,7 @@ def per_class_f1(
     groups: list[str | None],
     support: list[int],
     path: Path,
+    title: str | None = None,
 ) -> None:
     """Horizontal F1 bars per label, coloured by group, support beside each."""
     colors = _group_colors(list(groups))
@@ -264,19 +269,30 @@ def per_class_f1(
             position,
             f"{value:.2f} (n={count})",
             va="center",
-            fontsize=7,
+            fontsize=8,
         )
-    axis.set_yticks(positions, labels, fontsize=8)
+    axis.set_yticks(positions, labels, fontsize=9)
     axis.set_ylim(len(labels) - 0.5, -0.5)
     axis.set_xlim(0, 1.25)
     axis.set_xticks([0, 0.25, 0.5, 0.75, 1.0])
     axis.set_xlabel("F1")
     axis.grid(axis="x", color="#dddddd")
     axis.set_axisbelow(True)
-    named = [g for g in sorted({g for g in groups if g is not None})]
+    if title:
+        axis.set_title(title)
+    named = sorted({g for g in groups if g is not None})
     if named:
+        # Below the axis, where no bar or value can hide under it.
         handles = [plt.Rectangle((0, 0), 1, 1, color=colors[g]) for g in named]
-        axis.legend(handles, named, loc="lower right", fontsize=7, title="group")
+        axis.legend(
+            handles,
+            named,
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.6 / max(height - 1.2, 1.0)),
+            ncol=min(len(named), 6),
+            fontsize=8,
+            frameon=False,
+        )
     save_figure(figure, path)
 
 
@@ -310,6 +326,7 @@ def accuracy_by_threshold(
     axis.set_ylabel("share")
     axis.grid(color="#eeeeee")
     axis.legend(loc="lower left", fontsize=8)
+    axis.set_title("Accuracy and coverage against the probability threshold")
     save_figure(figure, path)
 
 
@@ -334,4 +351,5 @@ def accuracy_by_variants_used(
     axis.set_ylim(0, 1.1)
     axis.set_ylabel("accuracy")
     axis.set_xlabel(f"model variants with a call (of {num_model_variants:,})")
+    axis.set_title("Accuracy against the number of variants used")
     save_figure(figure, path)

@@ -32,6 +32,7 @@ p.sub { color: #57606a; margin: 0 0 18px; overflow-wrap: anywhere; }
 table { border-collapse: collapse; background: white; font-size: 13px; }
 th, td { border: 1px solid #d0d7de; padding: 4px 10px; text-align: left; }
 th { background: #f0f3f6; }
+tbody th { white-space: nowrap; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .grid { display: grid; grid-template-columns: 1fr 1fr; gap: 16px;
   align-items: start; }
@@ -139,9 +140,21 @@ def _baselines(metrics: dict) -> str:
             _share(metrics["accuracy"]),
             _share(metrics["balanced_accuracy"]),
             _ratio(metrics["macro_f1"]),
+            _share(metrics.get("group_accuracy")),
+            "",
         ]
     ]
     for name, row in baselines.items():
+        chosen = ", ".join(
+            f"{_text(key)} = {value:g}"
+            for key, value in row.get("hyperparameters", {}).items()
+        )
+        if row.get("validation_accuracy") is not None:
+            chosen += (
+                f"<br><span class='note'>validation accuracy "
+                f"{_share(row['validation_accuracy'])} on "
+                f"{row['num_validation']:,} samples</span>"
+            )
         rows.append(
             [
                 f"{_text(name)}<br><span class='note'>"
@@ -149,15 +162,30 @@ def _baselines(metrics: dict) -> str:
                 _share(row["accuracy"]),
                 _share(row["balanced_accuracy"]),
                 _ratio(row["macro_f1"]),
+                _share(row.get("group_accuracy")),
+                chosen,
             ]
         )
+    trained_on = next(iter(baselines.values())).get("trained_on")
+    where = f" Samples: {_text(trained_on)}." if trained_on else ""
     return (
         "<h2>Against simple baselines</h2>"
         + _table(
-            ["method", "accuracy", "balanced accuracy", "macro F1"], rows, {1, 2, 3}
+            [
+                "method",
+                "accuracy",
+                "balanced accuracy",
+                "macro F1",
+                "group accuracy",
+                "chosen on validation",
+            ],
+            rows,
+            {1, 2, 3, 4},
         )
-        + "<p class='note'>Baselines are trained on the model's training split of "
-        "its dataset and applied to the same aligned input.</p>"
+        + "<p class='note'>The baselines learn from the samples that trained the "
+        "model, choose their hyperparameters on its validation samples, and are "
+        "applied to the same aligned input; a baseline's group is that of its "
+        f"predicted label.{where}</p>"
     )
 
 

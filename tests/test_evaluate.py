@@ -4,13 +4,18 @@ the command line's refusals in a subprocess."""
 
 from __future__ import annotations
 
+import base64
+import io
 import json
+import logging
 import os
 import subprocess
 import sys
 from html.parser import HTMLParser
 from pathlib import Path
+from types import SimpleNamespace
 
+import matplotlib.image
 import numpy as np
 import pytest
 import torch
@@ -27,6 +32,9 @@ from .simulate import make_cohort
 torch.set_num_threads(1)
 
 QUIET = predict.PredictOptions()
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def dietnet(*args):
@@ -78,6 +86,21 @@ def relabel(source: Path, target: Path, changes: dict[str, tuple[str, str]]) -> 
         out.append(line)
     target.write_text("\n".join(out) + "\n")
     return target
+
+
+def embedded_images(page: str) -> list[str]:
+    """The ``src`` of every ``img`` of an HTML page, which must parse."""
+    images = []
+
+    class Collector(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            if tag == "img":
+                images.append(dict(attrs)["src"])
+
+    parser = Collector()
+    parser.feed(page)
+    parser.close()
+    return images
 
 
 def input_samples(path: Path) -> list[str]:
@@ -294,18 +317,56 @@ class TestEvaluate:
         assert matrix.sum() == 18
         assert rows == columns == ["POP0", "POP1", "POP2"]
 
-    def test_report_parses_and_embeds_its_images(self, report):
-        out, _ = report
-        images = []
-
-        class Collector(HTMLParser):
-            def handle_starttag(self, tag, attrs):
-                if tag == "img":
-                    images.append(dict(attrs)["src"])
-
-        Collector().feed((out / "report.html").read_text())
+    def test_report_parses_and_every_image_decodes(self, report):
+        out, result = report
+        page = (out / "report.html").read_text()
+        images = embedded_images(page)
         assert len(images) >= 4
-        assert all(src.startswith("data:image/png;base64,") for src in images)
+        prefix = "data:image/png;base64,"
+        for src in images:
+            assert src.startswith(prefix)
+            data = base64.b64decode(src[len(prefix) :], validate=True)
+            assert data.startswith(PNG_SIGNATURE)
+            pixels = matplotlib.image.imread(io.BytesIO(data), format="png")
+            assert pixels.shape[0] > 100
+            assert pixels.shape[1] > 100
+        # Self-contained: nothing is loaded from elsewhere.
+        assert "http://" not in page
+        assert "https://" not in page
+        assert f"{result.metrics['accuracy']:.1%}" in page
+        assert result.metrics["model"]["dataset_checksum"] in page
+
+    def test_plots_on_disk_are_pngs(self, report):
+        out, _ = report
+        for name in evaluate.FIGURES.values():
+            path = out / name
+            if path.exists():
+                assert path.read_bytes().startswith(PNG_SIGNATURE)
+                assert matplotlib.image.imread(path).ndim == 3
+
+    @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium")
+    def test_report_renders_in_chromium(self, report, tmp_path):
+        out, _ = report
+        screenshot = tmp_path / "report.png"
+        done = subprocess.run(
+            [
+                sys.executable,
+                ROOT / "benchmarks" / "render_report.py",
+                out,
+                screenshot,
+                "--height",
+                "1200",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        assert screenshot.stat().st_size > 10_000
+        pixels = matplotlib.image.imread(screenshot)
+        assert pixels.shape[:2] == (1200, 1280)
+        # Not a blank page: the figures and text make it vary.
+        assert pixels[..., :3].std() > 0.05
 
     def test_unknown_labels_get_their_own_row(self, cohort, tmp_path):
         samples = input_samples(cohort["test"])[:3]
@@ -332,6 +393,55 @@ class TestEvaluate:
         assert result.metrics["per_class"]["NEWPOP"]["recall"] == 0.0
         assert "NEWPOP" in (tmp_path / "report" / "report.html").read_text()
 
+    def test_samples_missing_on_either_side_are_counted(self, cohort, tmp_path):
+        test_samples = input_samples(cohort["test"])
+        dropped = set(test_samples[:4])
+        lines = cohort["labels"].read_text().splitlines()
+        kept = [lines[0]] + [
+            line for line in lines[1:] if line.split("\t")[0] not in dropped
+        ]
+        kept.append("NOT_GENOTYPED\tPOP0\tGROUP_A")
+        labels = tmp_path / "labels.tsv"
+        labels.write_text("\n".join(kept) + "\n")
+        result = evaluate.evaluate(
+            cohort["model"],
+            str(cohort["test"]),
+            labels_path=labels,
+            out=str(tmp_path / "report"),
+            options=QUIET,
+            show_progress=False,
+        )
+        samples = result.metrics["samples"]
+        assert result.metrics["num_samples"] == 14
+        assert samples["num_input_not_in_labels"] == 4
+        assert set(samples["input_not_in_labels"]) == dropped
+        assert samples["num_labels_not_in_input"] == 55
+        assert "NOT_GENOTYPED" in samples["labels_not_in_input"]
+        page = (tmp_path / "report" / "report.html").read_text()
+        assert "4 input samples have no label" in page
+        # predictions.tsv still holds every input sample.
+        rows = (tmp_path / "report" / "predictions.tsv").read_text().splitlines()
+        assert len(rows) == 1 + len(test_samples)
+
+    def test_unknown_labels_are_logged(self, cohort, tmp_path, caplog):
+        samples = input_samples(cohort["test"])[:2]
+        labels = relabel(
+            cohort["labels"],
+            tmp_path / "labels.tsv",
+            {s: ("NEWPOP", "GROUP_B") for s in samples},
+        )
+        with caplog.at_level(logging.WARNING, logger="dietnet_cli.evaluate"):
+            result = evaluate.evaluate(
+                cohort["model"],
+                str(cohort["test"]),
+                labels_path=labels,
+                out="-",
+                options=QUIET,
+                show_progress=False,
+            )
+        assert result.metrics["samples"]["num_unknown_label"] == 2
+        assert "labels the model does not know (NEWPOP x2)" in caplog.text
+
     def test_stdout_gets_the_json_and_no_directory_is_written(
         self, cohort, tmp_path, capsys, monkeypatch
     ):
@@ -353,15 +463,31 @@ class TestEvaluate:
             cohort["model"],
             str(cohort["test"]),
             labels_path=cohort["labels"],
-            out="-",
+            out=str(tmp_path / "report"),
             options=QUIET,
             train_dataset=cohort["dataset"],
             show_progress=False,
         )
+        model = evaluate.modelfile.load(cohort["model"])
+        recorded = model.provenance
         for name in ("logistic_regression", "pca_svm"):
             figures = result.metrics["baselines"][name]
-            assert 0.0 <= figures["accuracy"] <= 1.0
-            assert set(figures) >= {"accuracy", "balanced_accuracy", "macro_f1"}
+            for key in ("accuracy", "balanced_accuracy", "macro_f1", "group_accuracy"):
+                assert 0.0 <= figures[key] <= 1.0
+            # Chosen on the model's validation samples, fitted on its training
+            # samples: never on INPUT.
+            assert figures["num_validation"] == recorded["validation_samples"]
+            assert figures["num_train"] == recorded["training_samples"]
+            assert 0.0 <= figures["validation_accuracy"] <= 1.0
+            assert "model's split" in figures["trained_on"]
+        chosen = result.metrics["baselines"]
+        assert chosen["logistic_regression"]["hyperparameters"]["C"] in (
+            baselines.LOGISTIC_C_GRID
+        )
+        assert chosen["pca_svm"]["hyperparameters"]["C"] in baselines.SVM_C_GRID
+        page = (tmp_path / "report" / "report.html").read_text()
+        assert "Against simple baselines" in page
+        assert "pca_svm" in page
 
     def test_baselines_refuse_another_dataset(self, cohort, tmp_path):
         other = tmp_path / "other"
@@ -376,11 +502,12 @@ class TestEvaluate:
                 cohort["model"],
                 str(cohort["test"]),
                 labels_path=cohort["labels"],
-                out="-",
+                out=str(tmp_path / "report"),
                 options=QUIET,
                 train_dataset=other,
                 show_progress=False,
             )
+        assert not (tmp_path / "report").exists()
 
     def test_aligned_genotypes_match_the_training_matrix(self, cohort):
         model = evaluate.modelfile.load(cohort["model"])
@@ -401,6 +528,75 @@ class TestEvaluate:
                 show_progress=False,
             )
         assert not (tmp_path / "report").exists()
+
+
+class TestBaselines:
+    @staticmethod
+    def separable(num_per_class, seed):
+        """Two classes whose dosages differ at the first 10 of 40 variants."""
+        rng = np.random.default_rng(seed)
+        genotypes = rng.integers(0, 3, size=(2 * num_per_class, 40)).astype(np.int8)
+        genotypes[:num_per_class, :10] = 0
+        genotypes[num_per_class:, :10] = 2
+        genotypes[rng.random(genotypes.shape) < 0.05] = -1
+        return genotypes, ["A"] * num_per_class + ["B"] * num_per_class
+
+    def test_fit_chooses_on_validation_and_predicts(self):
+        genotypes, label = self.separable(20, seed=1)
+        val_genotypes, val_label = self.separable(5, seed=2)
+        fitted = baselines.fit(
+            genotypes, label, val_genotypes=val_genotypes, val_label=val_label
+        )
+        for baseline in fitted.baselines.values():
+            assert baseline.validation_accuracy == 1.0
+            assert baseline.num_validation == 10
+        # The first (most penalised, fewest components) of the tied best wins.
+        assert fitted.baselines["logistic_regression"].hyperparameters == {
+            "C": baselines.LOGISTIC_C_GRID[0]
+        }
+        test_genotypes, test_label = self.separable(4, seed=3)
+        for guesses in fitted.predict(test_genotypes).values():
+            assert guesses == test_label
+
+    def test_fit_without_validation_keeps_the_defaults(self):
+        genotypes, label = self.separable(10, seed=1)
+        fitted = baselines.fit(genotypes, label)
+        assert fitted.baselines["logistic_regression"].hyperparameters == {
+            "C": baselines.LOGISTIC_DEFAULT_C
+        }
+        assert fitted.baselines["pca_svm"].hyperparameters == (
+            baselines.PCA_SVM_DEFAULT
+        )
+        assert fitted.baselines["pca_svm"].validation_accuracy is None
+
+    def test_fit_standardises_with_the_training_mean(self):
+        genotypes, label = self.separable(10, seed=1)
+        fitted = baselines.fit(genotypes, label)
+        np.testing.assert_allclose(
+            fitted.scaler.mean_, baselines.variant_mean(genotypes), atol=1e-6
+        )
+
+    @pytest.mark.parametrize(
+        ("split", "refit"),
+        [({"val_fraction": 0.2, "folds": None, "fold": None, "seed": 0}, False),
+         ({"val_fraction": 0.0, "folds": None, "fold": None, "seed": 0}, True)],
+    )  # fmt: skip
+    def test_selection_follows_the_model_split(self, split, refit):
+        label = tuple(["A"] * 20 + ["B"] * 20)
+        dataset = SimpleNamespace(label=label, num_samples=40, path="ds")
+        model = SimpleNamespace(provenance={"split": split})
+        selection = baselines.selection_split(dataset, model)
+        assert selection.refit is refit
+        assert len(selection.val_index) > 0
+        assert not set(selection.train_index) & set(selection.val_index)
+        if not refit:
+            train_index, val_index = baselines.split_samples(
+                label, baselines.SplitConfig(**split)
+            )
+            np.testing.assert_array_equal(selection.val_index, val_index)
+        else:
+            everything = set(selection.train_index) | set(selection.val_index)
+            assert everything == set(range(40))
 
 
 def error_line(code, stdout, stderr):
@@ -487,6 +683,34 @@ class TestCommandLine:
         )  # fmt: skip
         assert "does not exist" in error_line(*result)
         assert list(tmp_path.iterdir()) == []
+
+    def test_file_in_the_way_of_the_report(self, cohort, run_main, tmp_path):
+        out = tmp_path / "report"
+        out.write_text("a file")
+        result = run_main(
+            "evaluate", cohort["model"], cohort["test"], "-l", cohort["labels"],
+            "-o", out, "--force",
+        )  # fmt: skip
+        assert "a file of that name is in the way" in error_line(*result)
+        assert out.read_text() == "a file"
+
+    @pytest.mark.skipif(not Path("/proc/self").exists(), reason="needs /proc")
+    def test_place_that_cannot_hold_a_directory(self, cohort, run_main):
+        result = run_main(
+            "evaluate", cohort["model"], cohort["test"], "-l", cohort["labels"],
+            "-o", "/proc/dietnet-report",
+        )  # fmt: skip
+        assert "Cannot write report directory /proc/dietnet-report" in (
+            error_line(*result)
+        )
+
+    def test_baselines_with_another_dataset(self, cohort, run_main, tmp_path):
+        result = run_main(
+            "evaluate", cohort["model"], cohort["test"], "-l", cohort["labels"],
+            "-o", tmp_path / "report", "--baselines", "--train", tmp_path,
+        )  # fmt: skip
+        assert "is not a dietnet dataset" in error_line(*result)
+        assert not (tmp_path / "report").exists()
 
     def test_baselines_need_train(self, cohort, run_main):
         result = run_main(
