@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from bed_reader import open_bed
 
 from dietnet_cli import genome
 from dietnet_cli.errors import InputError
@@ -169,6 +168,9 @@ def iter_blocks(
             reasons[index] = "contig"
             continue
         reasons[index] = snp_problem(fileset.allele_2[index], [fileset.allele_1[index]])
+
+    # bed-reader pulls in scipy; import it only when a .bed is read.
+    from bed_reader import open_bed
 
     bed = open_bed(
         fileset.bed,

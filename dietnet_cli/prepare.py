@@ -237,8 +237,9 @@ def prepare(
             ),
         )
         variants.write_tsv(scratch / dataset.VARIANTS)
+        group_of = labels.group_of()
         shared_groups = (
-            [labels.group_of()[label_of[s]] for s in shared] if labels.group else None
+            [group_of[label_of[s]] for s in shared] if labels.group else None
         )
         dataset.write_samples(
             scratch / dataset.SAMPLES,
@@ -619,7 +620,7 @@ def _keep(
     keep = np.flatnonzero(reasons == "")
     if len(keep) == 0:
         return
-    result.store.append(dosage[:, keep])
+    result.store.append(dosage if len(keep) == dosage.shape[1] else dosage[:, keep])
     result.chrom.extend(block.chrom[i] for i in keep)
     result.position.append(block.position[keep])
     result.variant_id.extend(block.variant_id[i] for i in keep)

@@ -403,6 +403,8 @@ def _dosage(
     A call with any missing allele is missing whatever its ploidy (``.``,
     ``./.``, ``./1``); a fully called one must be diploid.
     """
+    if calls.shape[2] == 3:
+        return _diploid_dosage(display, calls, chroms, positions)
     # (num_variants, num_samples, ploidy) int16, -1 = missing, -2 = no allele.
     alleles = calls[:, :, :-1]
     missing = (alleles == -1).any(axis=2)
@@ -421,6 +423,38 @@ def _dosage(
         )
     dosage = np.where(called, alleles[:, :, :2].sum(axis=2), MISSING)
     return dosage.astype(np.int8)
+
+
+def _diploid_dosage(
+    display: str, calls: np.ndarray, chroms: list[str], positions: list[int]
+) -> np.ndarray:
+    """:func:`_dosage` for records of ploidy at most two, the common case.
+
+    Working on the two allele columns as 2-D arrays, rather than reducing
+    over a short third axis, makes this several times faster.
+    """
+    # (num_variants, num_samples) int16 each, -1 = missing, -2 = no allele.
+    first, second = calls[:, :, 0], calls[:, :, 1]
+    called = (first != -1) & (second != -1)
+    _refuse_ploidy(
+        display,
+        called & ((first == -2) | (second == -2)),
+        chroms,
+        positions,
+        "haploid",
+    )
+    beyond = (first > 1) | (second > 1)
+    if beyond.any():
+        row, sample = np.argwhere(beyond)[0]
+        raise InputError(
+            f"Input file {display} has allele index "
+            f"{max(first[row, sample], second[row, sample])} at {chroms[row]}:"
+            f"{positions[row]}, where the record has only REF and one ALT; fix "
+            "the GT values of that record."
+        )
+    dosage = (first + second).astype(np.int8)
+    dosage[~called] = MISSING
+    return dosage
 
 
 def _refuse_ploidy(
