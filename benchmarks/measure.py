@@ -1,0 +1,108 @@
+"""Wall time and peak memory of commands, run interleaved for fair ratios.
+
+Shared by the speed benchmarks. A command runs as a child process while its
+process tree (the command and every worker it starts) is sampled every
+20 ms: the summed resident set (RSS, which counts file pages mapped and
+touched, such as a memory-mapped output) and the summed anonymous resident
+memory (``RssAnon`` of /proc/PID/status: heap and arrays, no file pages).
+The kernel's own peak (``ru_maxrss`` from wait4, the figure ``/usr/bin/time
+-v`` prints) is the largest single process of the tree, not the sum.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+
+import psutil
+
+SAMPLE_EVERY = 0.02
+
+
+@dataclass(frozen=True)
+class Measurement:
+    wall_s: float
+    tree_rss_mib: float  # sampled peak of the summed RSS of the tree
+    tree_anon_mib: float  # sampled peak of the summed RssAnon of the tree
+    maxrss_mib: float  # kernel peak RSS of the largest single process
+
+
+def _anon_kib(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as handle:
+            for line in handle:
+                if line.startswith("RssAnon:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def run(command: list[str], *, stdout=subprocess.DEVNULL) -> Measurement:
+    """Run ``command`` to completion; raise if it fails."""
+    with tempfile.TemporaryFile() as stderr:
+        started = time.perf_counter()
+        child = subprocess.Popen(command, stdout=stdout, stderr=stderr)
+        root = psutil.Process(child.pid)
+        peak_rss = peak_anon = 0
+        while True:
+            # wait4 gives the child's own rusage, with that of the workers
+            # it waited for, so earlier runs do not leak into ru_maxrss.
+            pid, status, usage = os.wait4(child.pid, os.WNOHANG)
+            if pid:
+                break
+            try:
+                tree = [root, *root.children(recursive=True)]
+                rss = sum(p.memory_info().rss for p in tree)
+                anon = sum(_anon_kib(p.pid) for p in tree) * 1024
+            except psutil.Error:
+                continue  # a worker ended between listing and reading
+            peak_rss, peak_anon = max(peak_rss, rss), max(peak_anon, anon)
+            time.sleep(SAMPLE_EVERY)
+        wall = time.perf_counter() - started
+        child.returncode = os.waitstatus_to_exitcode(status)
+        if child.returncode != 0:
+            stderr.seek(0)
+            error = stderr.read().decode(errors="replace")[-2000:]
+            raise RuntimeError(f"{' '.join(command)} failed:\n{error}")
+    mib = 1024 * 1024
+    return Measurement(wall, peak_rss / mib, peak_anon / mib, usage.ru_maxrss / 1024)
+
+
+def interleaved(
+    commands: dict[str, list[str]], repeats: int
+) -> dict[str, list[Measurement]]:
+    """Run every command once per round (A, B, A, B, ...), ``repeats`` rounds."""
+    results: dict[str, list[Measurement]] = {name: [] for name in commands}
+    for _ in range(repeats):
+        for name, command in commands.items():
+            results[name].append(run(command))
+    return results
+
+
+def table(results: dict[str, list[Measurement]], reference: str) -> str:
+    """A markdown table: median wall time, ratio to ``reference``, memory."""
+    base = statistics.median(m.wall_s for m in results[reference])
+    lines = [
+        "| run | median s | runs (s) | ratio to "
+        f"{reference} | peak tree RSS MiB | peak tree anon MiB | max RSS MiB |",
+        "| --- | ---: | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for name, runs in results.items():
+        median = statistics.median(m.wall_s for m in runs)
+        lines.append(
+            f"| {name} | {median:.2f} | "
+            f"{', '.join(f'{m.wall_s:.2f}' for m in runs)} | {median / base:.2f} | "
+            f"{max(m.tree_rss_mib for m in runs):.0f} | "
+            f"{max(m.tree_anon_mib for m in runs):.0f} | "
+            f"{max(m.maxrss_mib for m in runs):.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def cpu_note() -> str:
+    return f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start"

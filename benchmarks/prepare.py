@@ -1,0 +1,103 @@
+"""Speed and peak memory of ``dietnet prepare`` against plink2 and bed-reader.
+
+Cases (issue 2), each printed as a markdown table:
+
+``vcf``
+    ``dietnet prepare`` of a bgzipped VCF with ``--threads 2`` and
+    ``--threads 1``, beside ``plink2 --vcf X --make-bed --threads 2`` on the
+    same file; goal: dietnet (2 threads) no slower than plink2.
+``bed``
+    ``dietnet prepare`` of a PLINK .bed fileset (``--threads 2``), beside
+    bed-reader alone reading the whole .bed into an int8 array (2 threads,
+    in a fresh interpreter, as dietnet runs); goal: within 1.2x.
+``rss``
+    One run of ``dietnet prepare --threads 2`` on a large input, for its peak
+    memory; goal: under 1.5 GB for 2,504 samples x 1,000,000 variants.
+
+Commands are run interleaved (A, B, A, B, ...) so that load from other jobs
+on the machine falls on all of them alike; the median is reported. See
+``measure.py`` for what the memory columns mean. Inputs come from
+``simulate_vcf.py``; outputs go under ``--workdir``.
+
+Usage::
+
+    python benchmarks/prepare.py vcf --input X.vcf.gz --labels L.tsv
+    python benchmarks/prepare.py bed --input X.bed --labels L.tsv
+    python benchmarks/prepare.py rss --input X.vcf.gz --labels L.tsv
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import measure
+
+BIN = Path(sys.executable).parent
+
+
+def dietnet(args: argparse.Namespace, threads: int, name: str) -> list[str]:
+    out = args.workdir / name
+    return [
+        str(BIN / "dietnet"),
+        "prepare",
+        str(args.input),
+        "--labels",
+        str(args.labels),
+        "-o",
+        str(out),
+        "--threads",
+        str(threads),
+        "--force",
+        "--no-progress",
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("case", choices=["vcf", "bed", "rss"])
+    parser.add_argument("--input", type=Path, required=True)
+    parser.add_argument("--labels", type=Path, required=True)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--workdir", type=Path, default=Path("/work/bench-data/prepare-out")
+    )
+    args = parser.parse_args()
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    print(f"<!-- {measure.cpu_note()} -->")
+
+    if args.case == "vcf":
+        commands = {
+            "dietnet --threads 2": dietnet(args, 2, "dataset-t2"),
+            "dietnet --threads 1": dietnet(args, 1, "dataset-t1"),
+            "plink2 --threads 2": [
+                "plink2", "--vcf", str(args.input), "--make-bed", "--threads", "2",
+                "--out", str(args.workdir / "plink2"),
+            ],
+        }  # fmt: skip
+        reference = "plink2 --threads 2"
+    elif args.case == "bed":
+        read = (
+            "from bed_reader import open_bed; "
+            f"open_bed({str(args.input)!r}, num_threads=2).read(dtype='int8')"
+        )
+        commands = {
+            "dietnet --threads 2": dietnet(args, 2, "dataset-bed"),
+            "bed-reader read(int8)": [sys.executable, "-c", read],
+        }
+        reference = "bed-reader read(int8)"
+    else:
+        commands = {"dietnet --threads 2": dietnet(args, 2, "dataset-rss")}
+        reference = "dietnet --threads 2"
+        args.repeats = 1
+
+    results = measure.interleaved(commands, args.repeats)
+    print(f"\n{args.case}: {args.input}\n")
+    print(measure.table(results, reference))
+
+
+if __name__ == "__main__":
+    main()
