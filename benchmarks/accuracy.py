@@ -2,9 +2,11 @@
 
 Runs PCA(4)+SVM (as peddy does), PCA(100)+logistic regression, a plain MLP,
 L2 logistic regression on all variants, the population-genetics assignment
-test (Rannala & Mountain 1997) and the Diet Network with its default
-configuration, on the same seeded folds, and prints a markdown table of the
-test accuracy per fold with mean and standard deviation.
+test (Rannala & Mountain 1997; also with its frequencies shrunk towards the
+super-population's, as the Diet Network's linear path starts) and the Diet
+Network with its default configuration, on the same seeded folds, and prints
+a markdown table of the test accuracy per fold with mean and standard
+deviation.
 
 Hyperparameters are chosen, where at all, on a validation split drawn from
 the training folds; the test fold is used only for the reported accuracy.
@@ -37,27 +39,39 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 from dietnet_cli.fit import TrainConfig, fit, predict_logits, training_class_counts
-from dietnet_cli.model import ModelConfig
+from dietnet_cli.model import ModelConfig, alt_frequency
 
 logger = logging.getLogger(__name__)
 
 DATA = Path("/work/shared/data/1kg")
-METHODS = ("pca_svm", "pca_lr", "mlp", "logreg", "assignment", "dietnet")
+METHODS = (
+    "pca_svm",
+    "pca_lr",
+    "mlp",
+    "logreg",
+    "assignment",
+    "assignment_shrunk",
+    "dietnet",
+)
 LABELS = {
     "pca_svm": "PCA(4) + SVM (peddy)",
     "pca_lr": "PCA(100) + logistic regression",
     "mlp": "MLP (sklearn, 100 hidden)",
     "logreg": "L2 logistic regression, all variants",
     "assignment": "assignment test (pseudo-count 0.5)",
+    "assignment_shrunk": "assignment test, shrunk to super-population (s = 20)",
     "dietnet": "Diet Network (defaults)",
 }
 
 
-def read_vcf(vcf_path: Path, panel_path: Path) -> tuple[np.ndarray, np.ndarray, list]:
-    """Read genotypes and population labels.
+def read_vcf(
+    vcf_path: Path, panel_path: Path
+) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray]:
+    """Read genotypes, population labels and super-populations.
 
     Returns (num_samples, num_variants) int8 ALT dosage with -1 = missing,
-    (num_samples,) int64 population codes, and the population names.
+    (num_samples,) int64 population codes, the population names and
+    (num_populations,) int64 super-population codes.
     """
     vcf = VCF(str(vcf_path), gts012=True)
     samples = list(vcf.samples)
@@ -70,13 +84,19 @@ def read_vcf(vcf_path: Path, panel_path: Path) -> tuple[np.ndarray, np.ndarray, 
     vcf.close()
     genotypes = np.ascontiguousarray(np.stack(columns, axis=1))
     with open(panel_path, newline="") as handle:
-        population = {r["sample"]: r["pop"] for r in csv.DictReader(handle, delimiter="\t")}
+        rows = list(csv.DictReader(handle, delimiter="\t"))
+    population = {r["sample"]: r["pop"] for r in rows}
+    super_population = {r["pop"]: r["super_pop"] for r in rows}
     missing = [s for s in samples if s not in population]
     if missing:
-        sys.exit(f"Error: {len(missing)} samples of {vcf_path} lack a row in {panel_path}.")
+        sys.exit(
+            f"Error: {len(missing)} samples of {vcf_path} lack a row in {panel_path}."
+        )
     names = sorted({population[s] for s in samples})
     labels = np.array([names.index(population[s]) for s in samples], dtype=np.int64)
-    return genotypes, labels, names
+    groups = sorted({super_population[n] for n in names})
+    class_group = np.array([groups.index(super_population[n]) for n in names])
+    return genotypes, labels, names, class_group
 
 
 def dosage(genotypes: np.ndarray, mean: np.ndarray) -> np.ndarray:
@@ -96,7 +116,9 @@ def training_mean(genotypes: np.ndarray) -> np.ndarray:
 
 def inner_split(labels: np.ndarray, train: np.ndarray, seed: int) -> tuple:
     """Stratified 90/10 split of training rows into fit and validation rows."""
-    return train_test_split(train, test_size=0.1, stratify=labels[train], random_state=seed)
+    return train_test_split(
+        train, test_size=0.1, stratify=labels[train], random_state=seed
+    )
 
 
 def pick(make: Callable, grid: list, x: np.ndarray, y: np.ndarray, fit_rows, val_rows):
@@ -110,55 +132,99 @@ def pick(make: Callable, grid: list, x: np.ndarray, y: np.ndarray, fit_rows, val
     return best
 
 
+def sklearn_model(method: str, value: float, seed: int):
+    """The scikit-learn pipeline of ``method`` with hyperparameter ``value``."""
+    if method == "pca_svm":
+        return make_pipeline(StandardScaler(), PCA(4, random_state=seed), SVC(C=value))
+    if method == "pca_lr":
+        return make_pipeline(
+            StandardScaler(),
+            PCA(100, random_state=seed),
+            LogisticRegression(C=value, max_iter=2000),
+        )
+    if method == "mlp":
+        return make_pipeline(
+            StandardScaler(),
+            MLPClassifier(
+                (100,),
+                alpha=value,
+                early_stopping=True,
+                random_state=seed,
+                max_iter=200,
+            ),
+        )
+    return make_pipeline(StandardScaler(), LogisticRegression(C=value, max_iter=300))
+
+
+GRIDS = {
+    "pca_svm": [1.0, 10.0, 100.0],
+    "pca_lr": [0.01, 0.1, 1.0],
+    "mlp": [1.0, 10.0],
+    "logreg": [1e-4, 1e-3, 1e-2],
+}
+
+
 def run_sklearn(method: str, genotypes, labels, train, test, seed: int) -> float:
     mean = training_mean(genotypes[train])
     x = dosage(genotypes, mean)
     fit_rows, val_rows = inner_split(labels, train, seed)
-    # index positions of inner rows within the full matrix
-    if method == "pca_svm":
-        make = lambda c: make_pipeline(  # noqa: E731
-            StandardScaler(), PCA(4, random_state=seed), SVC(C=c)
-        )
-        grid = [1.0, 10.0, 100.0]
-    elif method == "pca_lr":
-        make = lambda c: make_pipeline(  # noqa: E731
-            StandardScaler(), PCA(100, random_state=seed),
-            LogisticRegression(C=c, max_iter=2000),
-        )
-        grid = [0.01, 0.1, 1.0]
-    elif method == "mlp":
-        make = lambda a: make_pipeline(  # noqa: E731
-            StandardScaler(),
-            MLPClassifier((100,), alpha=a, early_stopping=True, random_state=seed,
-                          max_iter=200),
-        )
-        grid = [1.0, 10.0]
-    else:  # logreg
-        make = lambda c: make_pipeline(  # noqa: E731
-            StandardScaler(), LogisticRegression(C=c, max_iter=300)
-        )
-        grid = [1e-4, 1e-3, 1e-2]
-    best = pick(make, grid, x, labels, fit_rows, val_rows)
+
+    def make(value: float):
+        return sklearn_model(method, value, seed)
+
+    best = pick(make, GRIDS[method], x, labels, fit_rows, val_rows)
     model = make(best).fit(x[train], labels[train])
     return float(model.score(x[test], labels[test]))
 
 
-def run_assignment(genotypes, labels, train, test, num_classes, pseudo_count=0.5) -> float:
-    """Naive Bayes on per-population ALT frequencies under Hardy-Weinberg."""
+def run_assignment(
+    genotypes, labels, train, test, num_classes, class_group=None, shrinkage=0.0
+) -> float:
+    """Naive Bayes on per-population ALT frequencies under Hardy-Weinberg.
+
+    The frequencies carry a pseudo-count of 0.5; with ``shrinkage`` > 0 they
+    are also pulled towards their super-population's (see
+    ``dietnet_cli.model.alt_frequency``).
+    """
     counts = training_class_counts(genotypes, labels, train, num_classes)
-    alt = counts[..., 1] + 2 * counts[..., 2]
-    p = (alt + pseudo_count) / (2 * counts.sum(-1) + 2 * pseudo_count)
+    if shrinkage > 0:
+        p = (
+            alt_frequency(
+                torch.from_numpy(counts),
+                torch.from_numpy(class_group),
+                pseudo_count=0.5,
+                shrinkage=shrinkage,
+            )
+            .double()
+            .numpy()
+            .T
+        )
+    else:
+        alt = counts[..., 1] + 2 * counts[..., 2]
+        p = ((alt + 0.5) / (2 * counts.sum(-1) + 1.0)).T.astype(np.float64)
     g = genotypes[test].astype(np.float64)  # (num_test, num_variants)
     present = g >= 0
     # log P(g | c) = g log p + (2 - g) log(1 - p), missing calls skipped
-    score = np.where(present, g, 0) @ np.log(p) + np.where(present, 2 - g, 0) @ np.log1p(-p)
+    score = np.where(present, g, 0) @ np.log(p).T
+    score += np.where(present, 2 - g, 0) @ np.log1p(-p).T
     return float((score.argmax(1) == labels[test]).mean())
 
 
-def run_dietnet(genotypes, labels, train, test, num_classes, seed: int, model="dietnet") -> float:
+def run_dietnet(
+    genotypes, labels, train, test, num_classes, class_group, seed: int
+) -> float:
     fit_rows, val_rows = inner_split(labels, train, seed)
-    result = fit(genotypes, labels, fit_rows, val_rows, ModelConfig(model=model),
-                 TrainConfig(seed=seed), num_classes=num_classes)
+    result = fit(
+        genotypes,
+        labels,
+        fit_rows,
+        val_rows,
+        ModelConfig(),
+        TrainConfig(seed=seed),
+        num_classes=num_classes,
+        class_group=class_group,
+    )
+    logger.info("  kept epoch %d of %d", result.best_epoch, len(result.history) - 1)
     counts = torch.from_numpy(result.class_counts)
     logits = predict_logits(result.model, genotypes, np.sort(test), counts)
     return float((logits.argmax(1).numpy() == labels[np.sort(test)]).mean())
@@ -169,8 +235,11 @@ def main() -> None:
     parser.add_argument("--vcf", type=Path, default=DATA / "1kg-train.vcf.gz")
     parser.add_argument("--panel", type=Path, default=DATA / "1kg-train.panel.tsv")
     parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--methods", default=",".join(METHODS),
-                        help=f"comma-separated subset of {','.join(METHODS)}")
+    parser.add_argument(
+        "--methods",
+        default=",".join(METHODS),
+        help=f"comma-separated subset of {','.join(METHODS)}",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
@@ -179,13 +248,17 @@ def main() -> None:
     methods = [m for m in args.methods.split(",") if m]
     unknown = sorted(set(methods) - set(METHODS))
     if unknown:
-        sys.exit(f"Error: unknown methods {unknown}; use a subset of {','.join(METHODS)}.")
+        sys.exit(
+            f"Error: unknown methods {unknown}; use a subset of {','.join(METHODS)}."
+        )
 
-    genotypes, labels, names = read_vcf(args.vcf, args.panel)
+    genotypes, labels, names, class_group = read_vcf(args.vcf, args.panel)
     num_classes = len(names)
-    logger.info("%d samples x %d variants, %d populations", *genotypes.shape, num_classes)
-    folds = list(StratifiedKFold(args.folds, shuffle=True, random_state=args.seed)
-                 .split(np.zeros(len(labels)), labels))
+    logger.info(
+        "%d samples x %d variants, %d populations", *genotypes.shape, num_classes
+    )
+    splitter = StratifiedKFold(args.folds, shuffle=True, random_state=args.seed)
+    folds = list(splitter.split(np.zeros(len(labels)), labels))
 
     accuracy = {m: [] for m in methods}
     seconds = {m: 0.0 for m in methods}
@@ -194,23 +267,43 @@ def main() -> None:
             started = time.perf_counter()
             if method == "assignment":
                 acc = run_assignment(genotypes, labels, train, test, num_classes)
+            elif method == "assignment_shrunk":
+                acc = run_assignment(
+                    genotypes, labels, train, test, num_classes, class_group, 20.0
+                )
             elif method == "dietnet":
-                acc = run_dietnet(genotypes, labels, train, test, num_classes, args.seed + k)
+                acc = run_dietnet(
+                    genotypes,
+                    labels,
+                    train,
+                    test,
+                    num_classes,
+                    class_group,
+                    args.seed + k,
+                )
             else:
                 acc = run_sklearn(method, genotypes, labels, train, test, args.seed + k)
             seconds[method] += time.perf_counter() - started
             accuracy[method].append(acc)
-            logger.info("fold %d %s: %.4f (%.0f s)", k, method, acc,
-                        time.perf_counter() - started)
+            logger.info(
+                "fold %d %s: %.4f (%.0f s)",
+                k,
+                method,
+                acc,
+                time.perf_counter() - started,
+            )
 
     header = " | ".join(f"fold {k}" for k in range(args.folds))
     print(f"| method | mean | sd | {header} | seconds |")
     print("| --- " * (args.folds + 4) + "|")
     for method in methods:
         values = np.array(accuracy[method])
+        sd = values.std(ddof=1) if len(values) > 1 else 0.0
         cells = " | ".join(f"{v:.4f}" for v in values)
-        print(f"| {LABELS[method]} | {values.mean():.4f} | {values.std(ddof=1) if len(values) > 1 else 0:.4f} "
-              f"| {cells} | {seconds[method]:.0f} |")
+        print(
+            f"| {LABELS[method]} | {values.mean():.4f} | {sd:.4f} | {cells} "
+            f"| {seconds[method]:.0f} |"
+        )
 
 
 if __name__ == "__main__":

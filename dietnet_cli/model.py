@@ -17,7 +17,12 @@ linear path ``W_lin = (r * logit(p)) @ A`` (a learned mixing ``A`` across
 classes and a learned per-variant reliability ``r``) that is initialised at
 the assignment test, beside a nonlinear path predicted by an MLP. The input is
 the centred dosage (missing calls enter as the training mean, i.e. 0), so a
-weight of ``logit(p)`` keeps its meaning.
+weight of ``logit(p)`` keeps its meaning; the rest of the assignment test's
+log-likelihood depends on the counts alone and enters as the first layer's
+``offset``, recomputed from the counts the weights come from (during
+training, without the batch's own samples). The first ``num_classes``
+hidden units are thus the assignment test's class scores, which a linear
+map (``linear_output``) turns into logits beside the nonlinear head.
 
 Genotypes everywhere are int8 ALT-allele dosages (0, 1, 2) with -1 = missing.
 """
@@ -28,7 +33,7 @@ import dataclasses
 import logging
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -59,8 +64,16 @@ class ModelConfig:
         paper's per-class genotype frequencies, num_classes * 3 values).
     pseudo_count
         Added to the ALT-allele count (and twice to the allele total) of each
-        class before taking frequencies, so a class without the ALT allele
+        group before taking its frequency, so a group without the ALT allele
         gets a finite logit.
+    shrinkage
+        Strength, in alleles, of the prior that pulls each class's ALT
+        frequency towards its group's (its super-population's, or all
+        classes' when the labels have no groups):
+        ``p_c = (alt_c + s q_g) / (2 n_c + s)``. With 60-90 samples per
+        class, sampling noise in ``p_c`` is as large as the difference
+        between neighbouring populations; the shrinkage is a learned
+        parameter that starts at this value.
     aux_hidden
         Width of the auxiliary network's hidden layers.
     aux_layers
@@ -100,6 +113,7 @@ class ModelConfig:
     model: str = "dietnet"
     embedding: str = "frequency"
     pseudo_count: float = 0.5
+    shrinkage: float = 20.0
     aux_hidden: int = 100
     aux_layers: int = 1
     num_hidden: int = 100
@@ -137,6 +151,8 @@ class ModelConfig:
             raise ValueError(f"ModelConfig.dropout is {self.dropout}; use [0, 1).")
         if self.gamma < 0:
             raise ValueError(f"ModelConfig.gamma is {self.gamma}; use >= 0.")
+        if self.pseudo_count <= 0 or self.shrinkage <= 0:
+            raise ValueError("ModelConfig.pseudo_count and shrinkage must be > 0.")
 
     @property
     def uses_linear_path(self) -> bool:
@@ -224,14 +240,42 @@ def input_stats_from_counts(
     return mean.float(), std.float()
 
 
-def alt_frequency(class_counts: torch.Tensor, pseudo_count: float) -> torch.Tensor:
-    """Per-class ALT-allele frequency with a pseudo-count.
+def alt_frequency(
+    class_counts: torch.Tensor,
+    class_group: torch.Tensor,
+    *,
+    pseudo_count: float,
+    shrinkage: torch.Tensor | float,
+) -> torch.Tensor:
+    """Per-class ALT-allele frequency, shrunk towards the class's group.
 
-    Returns (num_variants, num_classes) float32 ``(alt + a) / (2 n + 2 a)``.
+    Parameters
+    ----------
+    class_counts
+        (num_variants, num_classes, 3) genotype counts.
+    class_group
+        (num_classes,) int64 group of each class, codes ``0..num_groups-1``.
+    pseudo_count
+        Added to each group's ALT count, twice to its allele total.
+    shrinkage
+        Prior strength ``s`` in alleles (a float or a scalar tensor).
+
+    Returns
+    -------
+    torch.Tensor
+        (num_variants, num_classes) ``(alt_c + s q_g) / (2 n_c + s)`` where
+        ``q_g = (alt_g + a) / (2 n_g + 2 a)`` is the group's frequency.
     """
-    alt = class_counts[..., 1] + 2 * class_counts[..., 2]
-    num_alleles = 2 * class_counts.sum(dim=-1)
-    return (alt + pseudo_count) / (num_alleles + 2 * pseudo_count)
+    counts = class_counts.float()
+    alt = counts[..., 1] + 2 * counts[..., 2]  # (num_variants, num_classes)
+    num_alleles = 2 * counts.sum(dim=-1)
+    # (num_classes, num_groups) membership
+    groups = nn.functional.one_hot(class_group.long()).to(alt.dtype)
+    group_alt = alt @ groups
+    group_alleles = num_alleles @ groups
+    group_freq = (group_alt + pseudo_count) / (group_alleles + 2 * pseudo_count)
+    prior = group_freq[:, class_group.long()]  # (num_variants, num_classes)
+    return (alt + shrinkage * prior) / (num_alleles + shrinkage)
 
 
 # ---------------------------------------------------------------------------
@@ -251,6 +295,19 @@ def _init_weight(weight: torch.Tensor, config: ModelConfig) -> None:
     else:
         bound = config.init_scale * math.sqrt(6.0 / (fan_in + fan_out))
         nn.init.uniform_(weight, -bound, bound)
+
+
+class FirstLayer(NamedTuple):
+    """The first layer a Diet Network computes from its embedding.
+
+    The first layer's pre-activation for a batch is
+    ``transform(genotypes) @ weight_e + offset``; prediction may accumulate
+    the product over chunks of variants and add the offset once.
+    """
+
+    weight_e: torch.Tensor  # (num_variants, num_hidden)
+    weight_d: torch.Tensor | None  # (num_variants, num_hidden), decoder
+    offset: torch.Tensor  # (num_hidden,)
 
 
 class _AuxNetwork(nn.Module):
@@ -286,6 +343,10 @@ class DietNetwork(nn.Module):
         Number of input variants.
     num_classes
         Number of populations.
+    class_group
+        (num_classes,) group code of each class (``0..num_groups-1``), e.g.
+        its super-population; None puts every class in one group. Stored as
+        a buffer, so a loaded state dict brings its own.
 
     Notes
     -----
@@ -296,7 +357,14 @@ class DietNetwork(nn.Module):
     ``transform(chunk, slice) @ W_e[slice]`` before calling :meth:`head`.
     """
 
-    def __init__(self, config: ModelConfig, *, num_variants: int, num_classes: int):
+    def __init__(
+        self,
+        config: ModelConfig,
+        *,
+        num_variants: int,
+        num_classes: int,
+        class_group: np.ndarray | torch.Tensor | None = None,
+    ):
         super().__init__()
         if config.uses_linear_path and config.num_hidden < num_classes:
             raise ValueError(
@@ -310,6 +378,14 @@ class DietNetwork(nn.Module):
         hidden = config.num_hidden
         decoder = config.gamma > 0
 
+        if class_group is None:
+            class_group = torch.zeros(num_classes, dtype=torch.long)
+        class_group = torch.as_tensor(class_group, dtype=torch.long)
+        if class_group.shape != (num_classes,):
+            raise ValueError("class_group needs one group code per class.")
+        self.register_buffer("class_group", class_group.clone())
+        # learned strength of the pull of class frequencies to their group's
+        self.log_shrinkage = nn.Parameter(torch.tensor(math.log(config.shrinkage)))
         self.register_buffer("variant_mean", torch.zeros(num_variants))
         self.register_buffer("variant_scale", torch.ones(num_variants))
         # Sums over many variants grow like sqrt(num_variants); this keeps
@@ -371,13 +447,12 @@ class DietNetwork(nn.Module):
 
         self.linear_output = None
         if config.uses_linear_path:
-            # (num_hidden, num_classes) skip from the first layer to the
-            # logits; with ``mixing`` it starts as the assignment test times
-            # linear_temperature, and the nonlinear path starts at zero
-            skip = torch.zeros(hidden, num_classes)
-            skip[:num_classes] = torch.eye(num_classes)
+            # (num_classes, num_classes) map from the assignment-test scores
+            # (the first num_classes hidden units) to the logits; it starts as
+            # the assignment test times linear_temperature, the nonlinear path
+            # at zero, and training.calibrate_linear_head refits it
             scale = config.linear_temperature / self.input_gain
-            self.linear_output = nn.Parameter(skip * scale)
+            self.linear_output = nn.Parameter(torch.eye(num_classes) * scale)
             with torch.no_grad():
                 self.output.weight.zero_()
                 self.aux_encoder.out.weight[:num_classes].zero_()
@@ -441,14 +516,21 @@ class DietNetwork(nn.Module):
         # both of order 1 for the MLP
         return torch.cat([logit - mean, mean], dim=1) / 2.0
 
+    def class_frequency(self, class_counts: torch.Tensor) -> torch.Tensor:
+        """(num_variants, num_classes) ALT frequencies, shrunk to the group's."""
+        return alt_frequency(
+            class_counts,
+            self.class_group,
+            pseudo_count=self.config.pseudo_count,
+            shrinkage=self.log_shrinkage.exp(),
+        )
+
     def _alt_logit(self, counts: torch.Tensor) -> torch.Tensor:
-        p = alt_frequency(counts, self.config.pseudo_count)
+        p = self.class_frequency(counts)
         return torch.log(p) - torch.log1p(-p)
 
-    def first_layer_weights(
-        self, class_counts: torch.Tensor | None
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Encoder and decoder weights of the first layer.
+    def first_layer_weights(self, class_counts: torch.Tensor | None) -> FirstLayer:
+        """Encoder and decoder weights of the first layer, and its offset.
 
         Parameters
         ----------
@@ -458,54 +540,47 @@ class DietNetwork(nn.Module):
 
         Returns
         -------
-        tuple
-            ``W_e`` (num_variants, num_hidden) and ``W_d`` of the same shape,
-            or None when the decoder is off (``gamma == 0``).
+        FirstLayer
+            ``W_e`` (num_variants, num_hidden), ``W_d`` of the same shape or
+            None when the decoder is off (``gamma == 0``), and the offset
+            (num_hidden,) to add to ``transform(genotypes) @ W_e``.
         """
+        hidden = self.config.num_hidden
         if self.config.model == "mlp":
-            return self.weight_e, self.weight_d
+            offset = torch.zeros(hidden, device=self.bias_e.device)
+            return FirstLayer(self.weight_e, self.weight_d, offset)
         if class_counts is None:
             raise ValueError("A Diet Network needs class_counts for its weights.")
 
         # (num_variants, num_features)
         features = self.embedding_features(class_counts)
-        hidden = self.config.num_hidden
         out = self.aux_encoder(features)
         weight_e = out[:, :hidden]
+        offset = torch.zeros(hidden, device=weight_e.device, dtype=weight_e.dtype)
         if self.config.uses_linear_path:
-            logit = self._alt_logit(class_counts.float())
-            # centring across classes changes only a per-sample constant
+            # The assignment test's log-likelihood of class c for dosage g:
+            # sum_j g_j logit(p_jc) + 2 log(1 - p_jc). In centred dosage
+            # x = g - m it is x . logit(p_c) plus a term that depends on the
+            # counts alone, the offset; centring logit(p_j.) across classes
+            # changes each sample's scores by one constant.
+            p = self.class_frequency(class_counts.float())
+            logit = torch.log(p) - torch.log1p(-p)
             logit = logit - logit.mean(dim=1, keepdim=True)
+            # (num_variants, num_classes)
+            per_variant = self.variant_mean[:, None] * logit + 2 * torch.log1p(-p)
+            per_variant = per_variant - per_variant.mean(dim=1, keepdim=True)
             if self.config.reliability:
                 # (num_variants, 1), 1 at initialisation
-                logit = logit * 2 * torch.sigmoid(out[:, hidden:])
+                reliability = 2 * torch.sigmoid(out[:, hidden:])
+                logit = logit * reliability
+                per_variant = per_variant * reliability
             mixing = self.mixing_base + self.config.mixing_gain * self.mixing_delta
             weight_e = weight_e + logit @ mixing
+            offset = offset + per_variant.sum(dim=0) @ mixing
         weight_d = None
         if self.aux_decoder is not None:
             weight_d = self.aux_decoder(features)
-        return weight_e, weight_d
-
-    @torch.no_grad()
-    def init_from_counts(self, class_counts: torch.Tensor) -> None:
-        """Set the output bias so the linear path starts as the assignment test.
-
-        The assignment test's log-likelihood of class ``c`` is, in centred
-        dosage, ``sum_j (x_j - m_j) logit(p_jc) + b_c`` with
-        ``b_c = sum_j m_j logit(p_jc) + 2 log(1 - p_jc)``; this stores
-        ``b_c`` (times the linear path's scale) in the output bias. Call it
-        after :meth:`set_input_stats`; it does nothing without a linear path.
-        """
-        if not self.config.uses_linear_path:
-            return
-        counts = torch.as_tensor(class_counts).float().to(self.variant_mean.device)
-        p = alt_frequency(counts, self.config.pseudo_count).double()
-        logit = torch.log(p) - torch.log1p(-p)
-        mean = self.variant_mean.double()[:, None]
-        bias = (mean * logit + 2 * torch.log1p(-p)).sum(dim=0)
-        bias = bias - bias.mean()
-        scale = self.config.linear_temperature
-        self.output.bias.copy_((bias * scale).float())
+        return FirstLayer(weight_e, weight_d, offset)
 
     # -- classifier ----------------------------------------------------------
 
@@ -535,7 +610,8 @@ class DietNetwork(nn.Module):
         # (batch, num_hidden) -> (batch, num_classes)
         logits = self.output(self.hidden(self.first_dropout(first)))
         if self.linear_output is not None:
-            logits = logits + (h * self.input_gain) @ self.linear_output
+            scores = h[:, : self.num_classes] * self.input_gain
+            logits = logits + scores @ self.linear_output
         return logits
 
     def forward(
@@ -557,9 +633,9 @@ class DietNetwork(nn.Module):
             Logits (batch, num_classes) and the mean squared error of the
             reconstructed scaled input, or None when ``gamma == 0``.
         """
-        weight_e, weight_d = self.first_layer_weights(class_counts)
+        weight_e, weight_d, offset = self.first_layer_weights(class_counts)
         x = self.transform(genotypes)  # (batch, num_variants) float32
-        h = x @ weight_e  # (batch, num_hidden)
+        h = x @ weight_e + offset  # (batch, num_hidden)
         first = self.first_hidden(h)
         logits = self._logits(h, first)
         if weight_d is None:

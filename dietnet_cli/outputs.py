@@ -49,6 +49,14 @@ def check_writable(
         )
 
 
+def _cannot_create(target: Path, what: str, error: OSError) -> DietnetError:
+    # os.access says yes to root even where nothing can be created (/proc)
+    return DietnetError(
+        f"Cannot write {what} {target}: {error.strerror or error}; choose "
+        "another output path."
+    )
+
+
 def _replace(temporary: Path, target: Path) -> None:
     if target.is_dir() and not target.is_symlink():
         backup = target.with_name(f".{target.name}.old-{os.getpid()}")
@@ -64,9 +72,14 @@ def atomic_directory(target: Path, *, force: bool, what: str) -> Iterator[Path]:
     """Yield a temporary directory that becomes ``target`` on success."""
     target = Path(target)
     check_writable(target, force=force, what=what, directory=True)
-    temporary = Path(
-        tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.resolve().parent)
-    )
+    try:
+        temporary = Path(
+            tempfile.mkdtemp(
+                prefix=f".{target.name}.partial-", dir=target.resolve().parent
+            )
+        )
+    except OSError as error:
+        raise _cannot_create(target, what, error) from None
     os.chmod(temporary, 0o755)
     try:
         yield temporary
@@ -86,9 +99,12 @@ def atomic_file(target: Path, *, force: bool, what: str) -> Iterator[Path]:
     """Yield a temporary file path that becomes ``target`` on success."""
     target = Path(target)
     check_writable(target, force=force, what=what, directory=False)
-    handle, name = tempfile.mkstemp(
-        prefix=f".{target.name}.partial-", dir=target.resolve().parent
-    )
+    try:
+        handle, name = tempfile.mkstemp(
+            prefix=f".{target.name}.partial-", dir=target.resolve().parent
+        )
+    except OSError as error:
+        raise _cannot_create(target, what, error) from None
     os.close(handle)
     temporary = Path(name)
     try:

@@ -25,7 +25,7 @@ import torch
 from dietnet_cli import genome, harmonize, modelfile, outputs, plink, progress, vcf
 from dietnet_cli.errors import AlignmentError, DietnetError
 from dietnet_cli.genotypes import VariantBlock
-from dietnet_cli.model import DietNetwork, ModelConfig
+from dietnet_cli.model import DietNetwork, FirstLayer, ModelConfig
 
 logger = logging.getLogger(__name__)
 
@@ -85,8 +85,8 @@ class Predictions:
         return groups, self.probabilities @ matrix
 
 
-def load_network(model: modelfile.ModelFile) -> tuple[DietNetwork, torch.Tensor]:
-    """The network of a model file, in eval mode, and its W_e."""
+def load_network(model: modelfile.ModelFile) -> tuple[DietNetwork, FirstLayer]:
+    """The network of a model file, in eval mode, and its first layer."""
     config = ModelConfig.from_dict(model.model_config)
     network = DietNetwork(
         config, num_variants=len(model.variants), num_classes=len(model.classes)
@@ -95,8 +95,8 @@ def load_network(model: modelfile.ModelFile) -> tuple[DietNetwork, torch.Tensor]
     network.load_state_dict(state)
     network.eval()
     with torch.no_grad():
-        weight_e, _ = network.first_layer_weights(torch.from_numpy(model.class_counts))
-    return network, weight_e.detach()
+        first = network.first_layer_weights(torch.from_numpy(model.class_counts))
+    return network, first
 
 
 def predict(
@@ -108,7 +108,8 @@ def predict(
 ) -> Predictions:
     """Predict the class of every sample of a VCF/BCF/PLINK input."""
     model = modelfile.load(model_path)
-    network, weight_e = load_network(model)
+    network, first = load_network(model)
+    weight_e = first.weight_e
     matcher = harmonize.VariantMatcher(
         model.variants.chrom,
         model.variants.position,
@@ -172,7 +173,7 @@ def predict(
 
     # Calibrated probabilities: softmax(logits / T).
     with torch.no_grad():
-        logits = network.head(hidden.float()).double()
+        logits = network.head(hidden.float() + first.offset).double()
         probabilities = torch.softmax(logits / model.temperature, dim=1).numpy()
     status = []
     for sample in range(num_samples):

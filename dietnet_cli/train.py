@@ -164,6 +164,7 @@ def train(
             model_config,
             train_config,
             num_classes=len(classes),
+            class_group=_group_codes(classes, dataset.group_of()),
             on_epoch=on_epoch,
             resume_state=resume_state,
             progress=lambda done, planned: bar.update(completed=done, total=planned),
@@ -224,6 +225,14 @@ def train(
         val_accuracy=result.best_val_accuracy,
         seconds=seconds,
     )
+
+
+def _group_codes(classes: list[str], group_of: dict[str, str]) -> np.ndarray:
+    """(num_classes,) int64 code of each class's group; all 0 without groups."""
+    if not group_of:
+        return np.zeros(len(classes), dtype=np.int64)
+    groups = sorted(set(group_of.values()))
+    return np.array([groups.index(group_of[c]) for c in classes], dtype=np.int64)
 
 
 def _format(value: float | None) -> str:
