@@ -98,7 +98,7 @@ def aligned_genotypes(
         reader = vcf.open_reader(input_path, threads=threads)
         sample_id = list(reader.samples)
         blocks = vcf.iter_blocks(
-            input_path, reader=reader, keep_contig=matcher.keeps_contig
+            input_path, reader=reader, keep_contig=matcher.keeps_contig, threads=threads
         )
     # (num_samples, num_model_variants) int8, -1 = missing or absent
     genotypes = np.full((len(sample_id), matcher.num_variants), -1, dtype=np.int8)

@@ -130,7 +130,10 @@ def predict(
         sample_id = list(reader.samples)
         build, evidence = genome.build_from_vcf_header(reader.raw_header.splitlines())
         blocks = vcf.iter_blocks(
-            input_path, reader=reader, keep_contig=matcher.keeps_contig
+            input_path,
+            reader=reader,
+            keep_contig=matcher.keeps_contig,
+            threads=options.threads,
         )
     if build and model.build and build != model.build and not options.ignore_build:
         raise AlignmentError(

@@ -3,8 +3,9 @@
 The input is streamed in blocks of variants; each block is filtered and
 appended to a scratch file, and the final (num_samples, num_variants)
 matrix is assembled from the scratch files at the end, so memory stays
-bounded whatever the number of variants. An indexed VCF/BCF can be read by
-several worker processes, one region at a time.
+bounded whatever the number of variants. An indexed BCF can be read by
+several worker processes, one region at a time; VCF text is read by one
+process whose threads inflate it.
 """
 
 from __future__ import annotations
@@ -412,7 +413,11 @@ def _plan_regions(
                 f".csi index; create one with 'bcftools index {input_path}'."
             )
         return [(region, _region_bounds(region)) for region in filters.regions]
-    if threads <= 1 or header is None or not header.indexed:
+    if threads <= 1 or header is None or vcf.is_text(input_path):
+        # VCF text is decoded faster by one reader whose threads inflate
+        # BGZF blocks than by region queries in several processes.
+        return []
+    if not header.indexed:
         if threads > 1:
             logger.warning(
                 "%s has no index, so it is read by one process; index it with "

@@ -1,4 +1,4 @@
-"""Read genotypes from VCF and BCF files with cyvcf2.
+"""Read genotypes from VCF and BCF files.
 
 Only biallelic SNPs become genotypes; every other record is counted by the
 reason it was passed over. A genotype is the dosage: the number of copies of
@@ -8,9 +8,10 @@ missing (``.``, ``./.``, ``./1``) or the record has no GT field, as
 a biallelic SNP are refused rather than guessed at, and so is an allele
 index beyond the record's alleles.
 
-cyvcf2's ``gt_types`` reports a haploid ``1`` as homozygous ALT and a
-partly missing ``./1`` as heterozygous, so the dosage is computed from the
-raw allele indices of ``genotype.array()`` instead.
+cyvcf2 (htslib) parses every header, reads BCF and answers region queries.
+The records of VCF text are decoded in bulk by :mod:`dietnet_cli.vcftext`;
+the lines it leaves are parsed by htslib, a chunk of lines at a time, so
+that every record reads as cyvcf2 alone would read it.
 """
 
 from __future__ import annotations
@@ -20,24 +21,30 @@ import itertools
 import logging
 import os
 import re
+import subprocess
+import tempfile
 import warnings
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO, Literal
 
 import numpy as np
 from cyvcf2 import VCF
 from cyvcf2.cyvcf2 import set_htslib_log_level
 
-from dietnet_cli import genome
+from dietnet_cli import genome, vcftext
 from dietnet_cli.errors import InputError
-from dietnet_cli.genotypes import MISSING, VariantBlock, snp_problem
+from dietnet_cli.genotypes import VariantBlock
+from dietnet_cli.vcfblocks import BlockBuilder
 
 logger = logging.getLogger(__name__)
 
 BLOCK_SIZE = 4096
+# Bytes read from a pipe to tell VCF text from BCF before handing it on.
+SNIFF_BYTES = 16384
 _GT_ID = re.compile(r"[<,]ID=GT[,>]")
 _TYPE = re.compile(r"[<,]Type=([^,>]*)")
 # The empty block that ends every complete BGZF file (SAM specification 4.1.2).
@@ -69,8 +76,68 @@ def _display(path: str) -> str:
     return "standard input" if path == "-" else str(path)
 
 
-def open_reader(path: str, samples: list[str] | None = None, threads: int = 1) -> VCF:
+class VcfReader:
+    """An opened VCF or BCF input whose header cyvcf2 has parsed.
+
+    VCF text arriving on standard input can be read only once, so its
+    header is handed to cyvcf2 on its own and the rest of the stream is
+    kept here for the text decoder (``piped``).
+    """
+
+    def __init__(
+        self,
+        path: str,
+        vcf: VCF,
+        *,
+        piped: _PipedText | None = None,
+        feeder: subprocess.Popen | None = None,
+    ) -> None:
+        self.path = path
+        self.vcf = vcf
+        # Every sample of the file, in file order, whatever set_samples chose.
+        self.sample_id: tuple[str, ...] = tuple(vcf.samples)
+        self.piped = piped
+        self._feeder = feeder
+
+    @property
+    def samples(self) -> list[str]:
+        """The samples read, in file order."""
+        return self.vcf.samples
+
+    @property
+    def raw_header(self) -> str:
+        return self.vcf.raw_header
+
+    @property
+    def seqnames(self) -> list[str]:
+        return self.vcf.seqnames
+
+    def set_samples(self, samples: list[str]) -> None:
+        """Read only these samples (IDs of the file, in file order)."""
+        self.vcf.set_samples(samples)
+
+    def close(self) -> None:
+        self.vcf.close()
+        if self._feeder is not None:
+            self._feeder.stdout.close()
+            self._feeder.wait()
+
+
+@dataclass
+class _PipedText:
+    """VCF text from a pipe: its header bytes and the stream after them."""
+
+    header: bytes
+    stream: vcftext.TextStream
+
+
+def open_reader(
+    path: str, samples: list[str] | None = None, threads: int = 1
+) -> VcfReader:
+    """Open a VCF/BCF file (``-`` for standard input) and check its header."""
     _quiet_htslib()
+    piped = feeder = None
+    source: str | int = path
     if path != "-":
         if not os.path.exists(path):
             raise InputError(f"Input file {path} does not exist; check the path.")
@@ -82,8 +149,10 @@ def open_reader(path: str, samples: list[str] | None = None, threads: int = 1) -
                 "file, or a PLINK .bed fileset."
             )
         _check_bgzf_end(path)
+    else:
+        source, piped, feeder = _open_stdin(threads)
     try:
-        reader = VCF(path, threads=threads if threads > 1 else None, lazy=True)
+        vcf = VCF(source, threads=threads if threads > 1 else None, lazy=True)
     except Exception as error:  # cyvcf2 raises bare Exception too
         duplicated = _duplicated_sample(path) if path != "-" else None
         if duplicated:
@@ -91,11 +160,18 @@ def open_reader(path: str, samples: list[str] | None = None, threads: int = 1) -
                 f"Input file {path} lists sample '{duplicated}' more than once; "
                 "give every sample a unique ID (bcftools reheader)."
             ) from None
+        reason = _short(error)
+        if path == "-":
+            reason = reason.replace(str(source), "-")
         raise InputError(
             f"Input file {_display(path)} is not a readable VCF or BCF file "
-            f"({_short(error)}); give a .vcf, .vcf.gz or .bcf file, or a PLINK "
+            f"({reason}); give a .vcf, .vcf.gz or .bcf file, or a PLINK "
             ".bed fileset."
         ) from None
+    finally:
+        if piped is not None:
+            os.unlink(source)
+    reader = VcfReader(path, vcf, piped=piped, feeder=feeder)
     if not reader.samples:
         raise InputError(
             f"Input file {_display(path)} has no samples; dietnet needs genotypes."
@@ -121,6 +197,47 @@ def open_reader(path: str, samples: list[str] | None = None, threads: int = 1) -
     if samples is not None:
         reader.set_samples(samples)
     return reader
+
+
+def _open_stdin(
+    threads: int,
+) -> tuple[str | int, _PipedText | None, subprocess.Popen | None]:
+    """What cyvcf2 should open for standard input.
+
+    VCF text: the header lines, copied to a temporary file (removed once
+    cyvcf2 has read it), and the stream after them. Anything else (BCF, or
+    not a VCF at all): a pipe that ``cat`` fills with the bytes read here
+    to tell, then the rest of standard input, so that htslib reads the
+    stream as it came.
+    """
+    stdin = open(0, "rb", buffering=0, closefd=False)
+    prefix = b""
+    while len(prefix) < SNIFF_BYTES and (chunk := stdin.read(SNIFF_BYTES)):
+        prefix += chunk
+    if vcftext.starts_as_text(prefix):
+        stream = vcftext.TextStream(stdin, prefix=prefix, threads=threads)
+        try:
+            header, _ = stream.read_header()
+        except vcftext.DamagedTextError as error:
+            raise InputError(
+                f"Input file standard input is not a readable VCF or BCF file "
+                f"({error}); give a .vcf, .vcf.gz or .bcf file, or a PLINK .bed "
+                "fileset."
+            ) from None
+        with tempfile.NamedTemporaryFile("wb", suffix=".vcf", delete=False) as copy:
+            copy.write(header)
+        return copy.name, _PipedText(header, stream), None
+    read_end, write_end = os.pipe()
+    os.write(write_end, prefix)
+    os.close(write_end)
+    feeder = subprocess.Popen(
+        ["cat", f"/dev/fd/{read_end}", "-"],
+        stdin=0,
+        stdout=subprocess.PIPE,
+        pass_fds=(read_end,),
+    )
+    os.close(read_end)
+    return feeder.stdout.fileno(), None, feeder
 
 
 def _gt_type(raw_header: str) -> str | None:
@@ -215,6 +332,12 @@ def read_header(path: str | Path) -> VcfHeader:
             reader.close()
 
 
+def is_text(path: str) -> bool:
+    """True when ``path`` is VCF text (plain, gzip or BGZF), not BCF."""
+    with open(path, "rb") as handle:
+        return vcftext.starts_as_text(handle.read(SNIFF_BYTES))
+
+
 def _has_index(path: str) -> bool:
     return any(os.path.exists(path + suffix) for suffix in (".tbi", ".csi"))
 
@@ -228,7 +351,8 @@ def iter_blocks(
     keep_contig: Callable[[str], bool] = genome.is_autosome,
     threads: int = 1,
     block_size: int = BLOCK_SIZE,
-    reader: VCF | None = None,
+    reader: VcfReader | None = None,
+    decoder: Literal["auto", "htslib"] = "auto",
 ) -> Iterator[VariantBlock]:
     """Yield the biallelic SNPs of a VCF/BCF file in blocks.
 
@@ -246,9 +370,15 @@ def iter_blocks(
     keep_contig
         Records on contigs for which this is False are passed over, counted
         as ``contig``.
+    threads
+        Threads for decompression.
     reader
         An already opened reader (used for standard input, which can be
         opened only once).
+    decoder
+        ``auto`` decodes VCF text in bulk where it can (see
+        :mod:`dietnet_cli.vcftext`); ``htslib`` parses every record with
+        cyvcf2, as a reference for tests. Both give the same blocks.
     """
     path = str(path)
     if reader is None:
@@ -263,6 +393,30 @@ def iter_blocks(
                 f"{', ...' if len(reader.seqnames) > 8 else ''}); check the "
                 "contig name, for example '1' or 'chr1'."
             )
+    builder = BlockBuilder(display, keep_contig, block_size)
+    by_record = region or (decoder == "htslib" and reader.piped is None)
+    text = None if by_record else _open_text(reader, threads)
+    if text is None:
+        yield from _record_blocks(reader, display, region, region_bounds, builder)
+    else:
+        try:
+            yield from _text_blocks(
+                reader, display, text, builder, take=decoder == "auto"
+            )
+        finally:
+            text.close()
+    if builder.pending():
+        yield builder.flush()
+
+
+def _record_blocks(
+    reader: VcfReader,
+    display: str,
+    region: str | None,
+    region_bounds: tuple[int, int] | None,
+    builder: BlockBuilder,
+) -> Iterator[VariantBlock]:
+    """Blocks of the records cyvcf2 reads one at a time (BCF, regions)."""
     try:
         if region:
             # cyvcf2 warns on stderr when the index has no record in the
@@ -270,11 +424,11 @@ def iter_blocks(
             # is no problem here.
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message="no intervals found")
-                region_records = iter(reader(region))
+                region_records = iter(reader.vcf(region))
                 first = next(region_records, None)
             records = itertools.chain([first] if first else [], region_records)
         else:
-            records = reader
+            records = reader.vcf
     except Exception as error:
         raise InputError(
             f"Cannot read region '{region}' of {display} ({_short(error)}); "
@@ -283,55 +437,196 @@ def iter_blocks(
         ) from None
 
     num_samples = len(reader.samples)
-    contig_ok: dict[str, bool] = {}
-    dropped: Counter = Counter()
-    chroms: list[str] = []
-    positions: list[int] = []
-    ids: list[str] = []
-    refs: list[str] = []
-    alts: list[str] = []
-    calls: list[np.ndarray] = []
     try:
         for variant in records:
-            chrom = variant.CHROM
-            position = variant.POS
             if region_bounds is not None and not (
-                region_bounds[0] <= position <= region_bounds[1]
+                region_bounds[0] <= variant.POS <= region_bounds[1]
             ):
                 continue
-            keep = contig_ok.get(chrom)
-            if keep is None:
-                keep = contig_ok[chrom] = keep_contig(chrom)
-            if not keep:
-                dropped["contig"] += 1
-                continue
-            reason = snp_problem(variant.REF, variant.ALT)
-            if reason:
-                dropped[reason] += 1
-                continue
-            chroms.append(chrom)
-            positions.append(position)
-            ids.append(variant.ID or ".")
-            refs.append(variant.REF.upper())
-            alts.append(variant.ALT[0].upper())
-            calls.append(_raw_calls(variant, num_samples))
-            if len(calls) == block_size:
-                yield _block(
-                    display, chroms, positions, ids, refs, alts, calls, dropped
-                )
-                chroms, positions, ids, refs, alts, calls = [], [], [], [], [], []
-                dropped = Counter()
+            block = _add_record(builder, variant, num_samples)
+            if block is not None:
+                yield block
     except InputError:
         raise
     except Exception as error:
-        where = f" after {chroms[-1]}:{positions[-1]}" if chroms else ""
-        raise InputError(
-            f"Input file {display} is damaged or malformed{where} "
-            f"({_short(error)}); check it with 'bcftools view {display} > "
-            "/dev/null' and fix or re-create it."
-        ) from None
-    if calls or dropped:
-        yield _block(display, chroms, positions, ids, refs, alts, calls, dropped)
+        raise _damaged(display, builder, error) from None
+
+
+def _add_record(
+    builder: BlockBuilder, variant, num_samples: int
+) -> VariantBlock | None:
+    """Pass over or keep one cyvcf2 record; the block it completes, if any."""
+    chrom = variant.CHROM
+    position = variant.POS
+    if builder.passes_over(chrom, variant.REF, variant.ALT):
+        return None
+    return builder.add_calls(
+        chrom,
+        position,
+        variant.ID or ".",
+        variant.REF.upper(),
+        variant.ALT[0].upper(),
+        _raw_calls(variant, num_samples),
+    )
+
+
+def _damaged(display: str, builder: BlockBuilder, error: BaseException) -> InputError:
+    return InputError(
+        f"Input file {display} is damaged or malformed{builder.where()} "
+        f"({_short(error)}); check it with 'bcftools view {display} > "
+        "/dev/null' and fix or re-create it."
+    )
+
+
+@dataclass
+class _TextInput:
+    """The record text of a VCF text input, with what decoding it needs."""
+
+    header: bytes
+    stream: vcftext.TextStream
+    facts: vcftext.HeaderFacts
+    handle: BinaryIO | None
+
+    def close(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
+
+
+def _open_text(reader: VcfReader, threads: int) -> _TextInput | None:
+    """The input's record text when it is VCF text, else None (BCF)."""
+    if reader.piped is not None:
+        header, stream, handle = reader.piped.header, reader.piped.stream, None
+    elif reader.path == "-":
+        return None
+    else:
+        handle = open(reader.path, "rb")
+        head = handle.read(SNIFF_BYTES)
+        if not vcftext.starts_as_text(head):
+            handle.close()
+            return None
+        stream = vcftext.TextStream(handle, prefix=head, threads=threads)
+        try:
+            header, complete = stream.read_header()
+        except vcftext.DamagedTextError:
+            complete = False
+        # htslib found the same samples (it parsed this header before).
+        names = header.rstrip(b"\r\n").rsplit(b"\n", 1)[-1].split(b"\t")[9:]
+        if not complete or tuple(n.decode() for n in names) != reader.sample_id:
+            handle.close()
+            return None
+    return _TextInput(header, stream, _header_facts(reader), handle)
+
+
+def _header_facts(reader: VcfReader) -> vcftext.HeaderFacts:
+    kinds: dict[str, set[str]] = {"CONTIG": set(), "FILTER": {"PASS"}, "INFO": set()}
+    formats = {}
+    for record in reader.vcf.header_iter():
+        kind = record.type
+        info = record.info()
+        if "ID" not in info:
+            continue
+        if kind == "FORMAT":
+            formats[info["ID"]] = info.get("Type", "")
+        elif kind in kinds:
+            kinds[kind].add(info["ID"])
+    selected = reader.samples
+    columns = None
+    if tuple(selected) != reader.sample_id:
+        index = {name: column for column, name in enumerate(reader.sample_id)}
+        columns = np.array([index[name] for name in selected], dtype=np.intp)
+    return vcftext.HeaderFacts(
+        num_samples=len(reader.sample_id),
+        columns=columns,
+        contigs=frozenset(kinds["CONTIG"]),
+        filters=frozenset(kinds["FILTER"]),
+        infos=frozenset(kinds["INFO"]),
+        formats=formats,
+    )
+
+
+def _text_blocks(
+    reader: VcfReader,
+    display: str,
+    text: _TextInput,
+    builder: BlockBuilder,
+    *,
+    take: bool,
+) -> Iterator[VariantBlock]:
+    """Blocks of VCF text: records decoded in bulk, the rest by htslib."""
+    decoder = vcftext.Decoder(text.facts, take=take)
+    samples = None if text.facts.columns is None else list(reader.samples)
+    num_samples = len(reader.samples)
+    try:
+        for chunk, start, end in text.stream.lines():
+            lines = decoder.decode(chunk, start, end)
+            left = _HtslibLines(text.header, lines.fallback, samples)
+            try:
+                for row in lines.row_of_line:
+                    if row < 0:
+                        block = left.add_next(builder, num_samples, display)
+                    elif builder.passes_over(
+                        lines.chrom[row], lines.ref[row], lines.alt[row]
+                    ):
+                        continue
+                    else:
+                        block = builder.add_row(
+                            lines.chrom[row],
+                            lines.position[row],
+                            lines.variant_id[row],
+                            lines.ref[row].upper(),
+                            lines.alt[row][0].upper(),
+                            lines.dosage,
+                            row,
+                        )
+                    if block is not None:
+                        yield block
+            finally:
+                left.close()
+    except vcftext.DamagedTextError as error:
+        raise _damaged(display, builder, error) from None
+
+
+class _HtslibLines:
+    """Lines the text decoder left, parsed by htslib with the file's header,
+    as one temporary VCF (only opened when there are such lines)."""
+
+    def __init__(
+        self, header: bytes, lines: list[bytes], samples: list[str] | None
+    ) -> None:
+        self._path = None
+        self._vcf = None
+        if not lines:
+            return
+        with tempfile.NamedTemporaryFile("wb", suffix=".vcf", delete=False) as copy:
+            copy.write(header)
+            copy.writelines(lines)
+        self._path = copy.name
+        self._vcf = VCF(self._path, lazy=True)
+        if samples is not None:
+            self._vcf.set_samples(samples)
+        self._records = iter(self._vcf)
+
+    def add_next(
+        self, builder: BlockBuilder, num_samples: int, display: str
+    ) -> VariantBlock | None:
+        """Pass over or keep the next line's record, as :func:`_record_blocks`
+        would; the block it completes, if any."""
+        try:
+            variant = next(self._records, None)
+            if variant is None:
+                # htslib makes one record (or an error) of every line.
+                raise RuntimeError("htslib read fewer records than lines")
+            return _add_record(builder, variant, num_samples)
+        except InputError:
+            raise
+        except Exception as error:
+            raise _damaged(display, builder, error) from None
+
+    def close(self) -> None:
+        if self._vcf is not None:
+            self._vcf.close()
+            os.unlink(self._path)
+            self._vcf = None
 
 
 def _region_contig(region: str) -> str:
@@ -359,116 +654,3 @@ def _raw_calls(variant, num_samples: int) -> np.ndarray:
     missing = np.full((num_samples, 3), -1, dtype=np.int16)
     missing[:, -1] = 0
     return missing
-
-
-def _block(
-    display: str,
-    chroms: list[str],
-    positions: list[int],
-    ids: list[str],
-    refs: list[str],
-    alts: list[str],
-    calls: list[np.ndarray],
-    dropped: Counter,
-) -> VariantBlock:
-    num_samples = calls[0].shape[0] if calls else 0
-    dosage = np.empty((len(calls), num_samples), dtype=np.int8)
-    shapes = {call.shape for call in calls}
-    if len(shapes) == 1:
-        # (num_variants, num_samples, ploidy + 1) int16: allele indices, then
-        # the phase flag; -1 = missing allele, -2 = no allele (lower ploidy).
-        stacked = np.stack(calls)
-        dosage[:] = _dosage(display, stacked, chroms, positions)
-    else:
-        for row, call in enumerate(calls):
-            dosage[row] = _dosage(
-                display, call[None], chroms[row : row + 1], positions[row : row + 1]
-            )[0]
-    return VariantBlock(
-        chrom=chroms,
-        position=np.asarray(positions, dtype=np.int64),
-        variant_id=ids,
-        ref=refs,
-        alt=alts,
-        dosage=np.ascontiguousarray(dosage.T),
-        dropped=dropped,
-    )
-
-
-def _dosage(
-    display: str, calls: np.ndarray, chroms: list[str], positions: list[int]
-) -> np.ndarray:
-    """ALT copies from raw allele indices, (num_variants, num_samples) int8.
-
-    A call with any missing allele is missing whatever its ploidy (``.``,
-    ``./.``, ``./1``); a fully called one must be diploid.
-    """
-    if calls.shape[2] == 3:
-        return _diploid_dosage(display, calls, chroms, positions)
-    # (num_variants, num_samples, ploidy) int16, -1 = missing, -2 = no allele.
-    alleles = calls[:, :, :-1]
-    missing = (alleles == -1).any(axis=2)
-    called = ~missing
-    ploidy = (alleles != -2).sum(axis=2)
-    _refuse_ploidy(display, called & (ploidy > 2), chroms, positions, "polyploid")
-    _refuse_ploidy(display, called & (ploidy < 2), chroms, positions, "haploid")
-
-    beyond = (alleles > 1).any(axis=2)
-    if beyond.any():
-        row, sample = np.argwhere(beyond)[0]
-        raise InputError(
-            f"Input file {display} has allele index {alleles[row, sample].max()} "
-            f"at {chroms[row]}:{positions[row]}, where the record has only REF "
-            "and one ALT; fix the GT values of that record."
-        )
-    dosage = np.where(called, alleles[:, :, :2].sum(axis=2), MISSING)
-    return dosage.astype(np.int8)
-
-
-def _diploid_dosage(
-    display: str, calls: np.ndarray, chroms: list[str], positions: list[int]
-) -> np.ndarray:
-    """:func:`_dosage` for records of ploidy at most two, the common case.
-
-    Working on the two allele columns as 2-D arrays, rather than reducing
-    over a short third axis, makes this several times faster.
-    """
-    # (num_variants, num_samples) int16 each, -1 = missing, -2 = no allele.
-    first, second = calls[:, :, 0], calls[:, :, 1]
-    called = (first != -1) & (second != -1)
-    _refuse_ploidy(
-        display,
-        called & ((first == -2) | (second == -2)),
-        chroms,
-        positions,
-        "haploid",
-    )
-    beyond = (first > 1) | (second > 1)
-    if beyond.any():
-        row, sample = np.argwhere(beyond)[0]
-        raise InputError(
-            f"Input file {display} has allele index "
-            f"{max(first[row, sample], second[row, sample])} at {chroms[row]}:"
-            f"{positions[row]}, where the record has only REF and one ALT; fix "
-            "the GT values of that record."
-        )
-    dosage = (first + second).astype(np.int8)
-    dosage[~called] = MISSING
-    return dosage
-
-
-def _refuse_ploidy(
-    display: str,
-    mask: np.ndarray,
-    chroms: list[str],
-    positions: list[int],
-    kind: str,
-) -> None:
-    if not mask.any():
-        return
-    row, _ = np.argwhere(mask)[0]
-    raise InputError(
-        f"Input file {display} has a {kind} genotype at {chroms[row]}:"
-        f"{positions[row]}; dietnet reads diploid calls only, so make such calls "
-        "diploid or missing first (bcftools +fixploidy, bcftools +setGT)."
-    )

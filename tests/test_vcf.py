@@ -4,14 +4,26 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from dietnet_cli import vcf
+from dietnet_cli import vcf, vcftext
 from dietnet_cli.errors import InputError
 
-from .conftest import VCF_HEADER, make_cohort, run_tool, vcf_text, write_vcf
+from .conftest import (
+    COLUMNS,
+    SEED,
+    VCF_HEADER,
+    make_cohort,
+    run_tool,
+    vcf_text,
+    write_vcf,
+)
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 ALL_CONTIGS = {"keep_contig": lambda name: True}
 
@@ -336,3 +348,307 @@ class TestTruncated:
     def test_whole_file_reads(self, tmp_path, big_vcf):
         dosage, _, _ = read_all(compress(tmp_path, big_vcf, "z"))
         assert dosage.shape == (13, 4000)
+
+
+# Header of the mixed files: DP and a float DS declared, one INFO and one
+# FILTER; a record may still use undeclared ones (htslib adds them).
+MIXED_HEADER = VCF_HEADER + (
+    '##INFO=<ID=AF,Number=A,Type=Float,Description="Frequency">\n'
+    '##FILTER=<ID=q10,Description="Low quality">\n'
+    '##FORMAT=<ID=DP,Number=1,Type=Integer,Description="Depth">\n'
+    '##FORMAT=<ID=DS,Number=1,Type=Float,Description="Dosage">\n'
+    '##FORMAT=<ID=NOTE,Number=1,Type=String,Description="Note">\n'
+)
+FULL = ("0/0", "0/1", "1/0", "1/1", "0|0", "0|1", "1|0", "1|1")
+MISSING_CALLS = ("./.", ".|.", "./1", "1/.", ".|0")
+
+
+def mixed_records(rng, num_samples: int, num_records: int) -> list[str]:
+    """Records of every kind, in random order on chromosomes 1, 2 and X.
+
+    Some the text decoder takes (3-byte diploid calls, ``GT:...`` of one
+    width) and some it leaves to htslib (other widths and layouts, haploid
+    missing calls, multi-allelic records, ...); none that dietnet refuses.
+    """
+
+    def calls(choices, k=num_samples):
+        return list(rng.choice(choices, size=k))
+
+    kinds = [
+        lambda: ("GT", calls(FULL[:4])),
+        lambda: ("GT", calls(FULL[4:])),
+        lambda: ("GT", calls(FULL + MISSING_CALLS)),
+        lambda: ("GT", ["./."] * num_samples),
+        lambda: ("GT:DP", [c + ":" + str(rng.integers(10, 99)) for c in calls(FULL)]),
+        lambda: ("GT:DP", [c + ":" + str(rng.integers(0, 300)) for c in calls(FULL)]),
+        lambda: ("GT:DS", [c + ":" + f"{rng.random():.3f}" for c in calls(FULL)]),
+        lambda: ("GT:NOTE", [c + ":ab" for c in calls(FULL + MISSING_CALLS)]),
+        lambda: ("GT:XY", [c + ":1" for c in calls(FULL)]),
+        lambda: ("DP:GT", [f"7:{c}" for c in calls(FULL)]),
+        lambda: ("GT", calls(FULL + (".",))),
+        lambda: (".", ["."] * num_samples),
+    ]
+    records = []
+    for number in range(num_records):
+        chrom = rng.choice(["1", "2", "X"], p=[0.45, 0.45, 0.1])
+        ref, alt = rng.choice(list("ACGT"), size=2, replace=False)
+        shape = rng.random()
+        if shape < 0.05:
+            alt = f"{alt},{ref.lower() if ref != 'A' else 'C'}"
+        elif shape < 0.1:
+            ref = ref + "T"
+        elif shape < 0.15:
+            ref, alt = ref.lower(), alt.lower()
+        layout, fields = kinds[rng.integers(len(kinds))]()
+        if "," in alt:
+            fields = [f.replace("1", "2", 1) for f in fields]
+        variant_id = "." if number % 3 else f"rs{number}"
+        filters = rng.choice(["PASS", ".", "q10", "lowDP;q10"])
+        info = rng.choice([".", f"AF={rng.random():.2f}", "NS=3;DB", "AF=0.5;"])
+        records.append(
+            "\t".join(
+                [chrom, str(number + 1), variant_id, ref, alt, "50", filters, info]
+                + [layout, *fields]
+            )
+        )
+    return sorted(records, key=lambda r: (r.split("\t")[0], int(r.split("\t")[1])))
+
+
+def write_mixed(path, records, num_samples: int):
+    names = [f"S{i:02d}" for i in range(num_samples)]
+    text = MIXED_HEADER + "\t".join([COLUMNS, *names]) + "\n"
+    path.write_text(text + "\n".join(records) + "\n")
+    return path
+
+
+def assert_same_blocks(path, **options):
+    """Both decoders give the same blocks, block for block."""
+    fast = list(vcf.iter_blocks(path, **options))
+    reference = list(vcf.iter_blocks(path, decoder="htslib", **options))
+    assert len(fast) == len(reference)
+    for one, two in zip(fast, reference, strict=True):
+        assert one.chrom == two.chrom
+        np.testing.assert_array_equal(one.position, two.position)
+        assert one.variant_id == two.variant_id
+        assert (one.ref, one.alt) == (two.ref, two.alt)
+        assert one.dropped == two.dropped
+        assert one.dosage.shape == two.dosage.shape
+        np.testing.assert_array_equal(one.dosage, two.dosage)
+        assert one.dosage.flags.c_contiguous
+    return fast
+
+
+def decoded_rows(path) -> tuple[int, int]:
+    """(lines the text decoder took, lines it left to htslib)."""
+    reader = vcf.open_reader(str(path))
+    text = vcf._open_text(reader, 1)
+    decoder = vcftext.Decoder(text.facts)
+    taken = left = 0
+    for chunk, start, end in text.stream.lines():
+        lines = decoder.decode(chunk, start, end)
+        taken += sum(row >= 0 for row in lines.row_of_line)
+        left += len(lines.fallback)
+    text.close()
+    return taken, left
+
+
+class TestTextDecoder:
+    """The bulk text decoder against htslib record by record."""
+
+    @pytest.mark.parametrize("num_samples", [1, 2, 13, 64])
+    @pytest.mark.parametrize("block_size", [1, 7, 4096])
+    def test_mixed_records(self, tmp_path, num_samples, block_size):
+        rng = np.random.default_rng(SEED + num_samples)
+        records = mixed_records(rng, num_samples, 300)
+        path = write_mixed(tmp_path / "mixed.vcf", records, num_samples)
+        blocks = assert_same_blocks(path, block_size=block_size, **ALL_CONTIGS)
+        assert sum(block.num_variants for block in blocks) > 100
+        taken, left = decoded_rows(path)
+        assert taken > 100
+        assert left > 50
+
+    @pytest.mark.parametrize("kind", ["plain", "gzip", "bgzf"])
+    def test_compressed_forms(self, tmp_path, kind):
+        rng = np.random.default_rng(SEED)
+        records = mixed_records(rng, 13, 2000)
+        path = write_mixed(tmp_path / "mixed.vcf", records, 13)
+        if kind == "gzip":
+            packed = tmp_path / "mixed.vcf.gz"
+            with open(packed, "wb") as handle:
+                subprocess.run(["gzip", "-c", str(path)], stdout=handle, check=True)
+            path = packed
+        elif kind == "bgzf":
+            path = compress(tmp_path, path, "z")
+        assert_same_blocks(path)
+        assert_same_blocks(path, threads=2, block_size=100)
+
+    @pytest.mark.parametrize("chosen", [(0,), (1, 4, 12), (0, 2, 3, 5, 6, 7, 8)])
+    def test_sample_subsets(self, tmp_path, chosen):
+        rng = np.random.default_rng(SEED)
+        path = write_mixed(tmp_path / "mixed.vcf", mixed_records(rng, 13, 300), 13)
+        samples = [f"S{i:02d}" for i in chosen]
+        blocks = assert_same_blocks(path, samples=samples, **ALL_CONTIGS)
+        assert blocks[0].dosage.shape[0] == len(chosen)
+
+    def test_bad_sample_not_read_is_no_problem(self, tmp_path):
+        # htslib does not parse a sample left out; the decoder leaves the
+        # line to htslib rather than refuse it.
+        records = ["1 10 . A G . . . GT 0/1 0/x 1/1", "1 20 . A G . . . GT 0/1 0/0 1/1"]
+        path = literal_vcf(tmp_path, records, samples=("A", "B", "C"))
+        blocks = assert_same_blocks(path, samples=["A", "C"])
+        assert blocks[0].dosage.tolist() == [[1, 1], [2, 2]]
+
+    def test_1000_genomes_example(self):
+        path = DATA / "1kg" / "1kg-train.vcf.gz"
+        if not path.exists():
+            pytest.skip(f"{path} is not beside the repository")
+        blocks = assert_same_blocks(path, threads=2)
+        assert sum(block.num_variants for block in blocks) == 23770
+        taken, left = decoded_rows(path)
+        assert left == 0
+
+    @pytest.mark.parametrize(
+        ("call", "message"),
+        [
+            ("1", r"haploid genotype at 1:20"),
+            ("0/1/1", r"polyploid genotype at 1:20"),
+            ("0/2", r"allele index 2 at 1:20"),
+            ("0/x", r"damaged or malformed after 1:10"),
+        ],
+    )
+    def test_refusals_are_the_same(self, tmp_path, call, message):
+        records = [
+            "1 10 . A G . . . GT 0/1 0/0 1/1",
+            f"1 20 . A G . . . GT 0/1 {call} 1/1",
+            "1 30 . A G . . . GT 0/1 0/0 1/1",
+        ]
+        path = literal_vcf(tmp_path, records, samples=("A", "B", "C"))
+        errors = []
+        for decoder in ("auto", "htslib"):
+            with pytest.raises(InputError, match=message) as caught:
+                read_all(path, decoder=decoder)
+            errors.append(str(caught.value))
+        assert errors[0] == errors[1]
+
+    @pytest.mark.parametrize(
+        "record",
+        [
+            "1 11 . A G . . . GT 0/1 0/0\r",
+            "1 12 . A G . . . GT 0/1",
+            "1 13 . A G . . . GT 0/1 0/0 1/1",
+            "1 14 rs\u00e9 A G . . . GT 0/1 0/0",
+            "1 015 . A G 1e3 q10;PASS DB;AF=.5 GT 1|1 0|0",
+            "1 16 . A G . . . GT:DP 0/1:3 0/0:",
+            "1 17 . A G . . . GT:DP 0/1:-3 0/0:+4",
+            "1 18 . A G . . . GT:DP 0/1:3x 0/0:4x",
+            "1 19 . A G . . . GT:DS 0/1:.5 0/0:.5",
+            "1 20 . A G . . . GT:DP 0/1:3:4 0/0:4:5",
+            "1 21 . A G . . . GT ./1 0/.",
+            "1 22 . A G . . . GT 0/1 0//",
+            "chr 1 23 . A G . . . GT 0/1 0/1",
+            "1 x . A G . . . GT 0/1 0/1",
+            "",
+        ],
+    )
+    def test_odd_lines_read_as_htslib_reads_them(self, tmp_path, record):
+        # "": no odd record, but the last line lacks its newline.
+        records = ["1 10 . A G . . . GT 0/1 0/0", record, "1 30 . C T . . . GT 0/1 0/0"]
+        path = literal_vcf(tmp_path, [line for line in records if line])
+        if record == "":
+            path.write_bytes(path.read_bytes().rstrip(b"\n"))
+        outcomes = []
+        for decoder in ("auto", "htslib"):
+            try:
+                blocks = list(vcf.iter_blocks(path, decoder=decoder, block_size=1))
+            except InputError as error:
+                outcomes.append(str(error))
+            else:
+                outcomes.append(
+                    [
+                        (b.chrom, b.position.tolist(), b.dosage.tolist(), b.dropped)
+                        for b in blocks
+                    ]
+                )
+        assert outcomes[0] == outcomes[1]
+
+    @pytest.mark.parametrize("seed", range(4))
+    def test_random_fixed_columns(self, tmp_path, seed):
+        """Names htslib must add to its header, empty and odd values."""
+        rng = np.random.default_rng(SEED + seed)
+        letters = list("abcXYZ019_")
+
+        def name():
+            return "".join(rng.choice(letters + [".", "-"], rng.integers(1, 6)))
+
+        def names(separator):
+            return separator.join(name() for _ in range(rng.integers(1, 4)))
+
+        records = []
+        for number in range(1, 301):
+            calls = rng.choice(FULL + MISSING_CALLS, 3)
+            records.append(
+                "\t".join(
+                    [
+                        rng.choice(["1", "2", "a" + name()]),
+                        rng.choice([str(number), f"0{number}"]),
+                        rng.choice([".", "", name(), "a;b"]),
+                        rng.choice(list("ACGTacgtN") + ["", "AT"]),
+                        rng.choice(["A", "C", "G", "T", ".", "*", "<DEL>", "A,", ""]),
+                        rng.choice([".", "30", "abc", "1e5", ""]),
+                        rng.choice([".", "PASS", names(";"), names(";") + ";"]),
+                        rng.choice([".", names(";"), "b" + name() + "=1,2;DB"]),
+                        "GT",
+                        *calls,
+                    ]
+                )
+            )
+        path = write_mixed(tmp_path / "odd.vcf", records, 3)
+        assert_same_blocks(path, block_size=5, **ALL_CONTIGS)
+        taken, _ = decoded_rows(path)
+        assert taken > 100
+
+
+class TestDamagedCompression:
+    def test_corrupt_bgzf_block(self, tmp_path, big_vcf):
+        whole = compress(tmp_path, big_vcf, "z")
+        data = bytearray(whole.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        bad = tmp_path / "bad.vcf.gz"
+        bad.write_bytes(bytes(data))
+        with pytest.raises(InputError, match=r"bad.vcf.gz is damaged or malformed"):
+            read_all(bad)
+
+    def test_corrupt_plain_gzip(self, tmp_path, big_vcf):
+        whole = tmp_path / "plain.vcf.gz"
+        with open(whole, "wb") as handle:
+            subprocess.run(["gzip", "-c", str(big_vcf)], stdout=handle, check=True)
+        data = bytearray(whole.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        bad = tmp_path / "bad.vcf.gz"
+        bad.write_bytes(bytes(data))
+        with pytest.raises(InputError, match=r"bad.vcf.gz is damaged or malformed"):
+            read_all(bad)
+
+
+READ_STDIN = (
+    "import sys; import numpy as np; from dietnet_cli import vcf; "
+    "blocks = list(vcf.iter_blocks('-', threads=2, block_size=500)); "
+    "np.save(sys.argv[1], np.concatenate([b.dosage for b in blocks], axis=1))"
+)
+
+
+@pytest.mark.parametrize("kind", ["plain", "z", "b"], ids=["vcf", "vcf.gz", "bcf"])
+def test_standard_input_reads_like_the_file(tmp_path, big_vcf, kind):
+    source = big_vcf if kind == "plain" else compress(tmp_path, big_vcf, kind)
+    out = tmp_path / "dosage.npy"
+    with open(source, "rb") as handle:
+        result = subprocess.run(
+            [sys.executable, "-c", READ_STDIN, str(out)],
+            stdin=handle,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert result.returncode == 0, result.stderr
+    dosage, _, _ = read_all(source)
+    np.testing.assert_array_equal(np.load(out), dosage)
