@@ -22,6 +22,7 @@ of an uninterrupted run.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import math
 import time
@@ -45,7 +46,10 @@ logger = logging.getLogger(__name__)
 OPTIMIZERS = ("adam", "rmsprop")
 # Ridge penalties tried for the assignment-test head, in units of the
 # class scores the linear path sees (log-likelihoods / sqrt(num_variants)).
-HEAD_PENALTIES = (1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
+HEAD_PENALTIES = (1e-3, 1e-2, 1e-1)
+# Default step sizes: fine-tuning a fitted head, and training from scratch.
+FINE_TUNE_RATE = 1e-4
+FREE_RATE = 1e-3
 
 
 @dataclass(frozen=True)
@@ -57,8 +61,9 @@ class TrainConfig:
     optimizer
         ``"adam"`` or ``"rmsprop"``.
     learning_rate
-        Step size; small by default, since training starts from a fitted
-        assignment-test head that larger steps degrade.
+        Step size; None takes :data:`FINE_TUNE_RATE` for a network that
+        starts from a fitted assignment-test head (larger steps degrade it)
+        and :data:`FREE_RATE` for one trained from scratch (the MLP).
     weight_decay
         L2 penalty (coupled, as in torch's optimizers).
     clip_norm
@@ -82,7 +87,7 @@ class TrainConfig:
     """
 
     optimizer: str = "adam"
-    learning_rate: float = 1e-4
+    learning_rate: float | None = None
     weight_decay: float = 0.0
     clip_norm: float = 0.0
     batch_size: int = 64
@@ -173,14 +178,21 @@ def training_class_counts(
     return counts
 
 
+def resolve_learning_rate(
+    config: TrainConfig, model_config: ModelConfig
+) -> TrainConfig:
+    """``config`` with its default step size made explicit for this model."""
+    if config.learning_rate is not None:
+        return config
+    fitted_head = model_config.uses_linear_path
+    rate = FINE_TUNE_RATE if fitted_head else FREE_RATE
+    return dataclasses.replace(config, learning_rate=rate)
+
+
 def _make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
-    params = model.parameters()
-    if config.optimizer == "adam":
-        return torch.optim.Adam(
-            params, lr=config.learning_rate, weight_decay=config.weight_decay
-        )
-    return torch.optim.RMSprop(
-        params, lr=config.learning_rate, weight_decay=config.weight_decay
+    kind = torch.optim.Adam if config.optimizer == "adam" else torch.optim.RMSprop
+    return kind(
+        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
     )
 
 
@@ -213,24 +225,26 @@ def _linear_scores(
 
 
 def _fit_head(
-    scores: torch.Tensor, labels: torch.Tensor, penalty: float, scale: float
-) -> tuple[torch.Tensor, torch.Tensor]:
+    scores: torch.Tensor,
+    labels: torch.Tensor,
+    penalty: float,
+    start: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Multinomial logistic regression of ``labels`` on class scores.
 
     The logits are ``scores @ (t I + W) + b`` with an L2 penalty on ``W``:
     a temperature for the assignment test plus a ridge-penalised correction
     that lets one class's score speak for another (as admixed and closely
-    related populations need). Returns the map (num_classes, num_classes)
-    and the bias (num_classes,), float64.
+    related populations need). ``start`` and the result are ``(log t, W,
+    b)``, float64 tensors of shapes (), (num_classes, num_classes) and
+    (num_classes,).
     """
-    num_classes = scores.shape[1]
-    log_t = torch.tensor(math.log(scale), dtype=torch.float64, requires_grad=True)
-    correction = torch.zeros(
-        num_classes, num_classes, dtype=torch.float64, requires_grad=True
-    )
-    bias = torch.zeros(num_classes, dtype=torch.float64, requires_grad=True)
+    log_t, correction, bias = (v.detach().clone().requires_grad_() for v in start)
     optimizer = torch.optim.LBFGS(
-        [log_t, correction, bias], max_iter=500, line_search_fn="strong_wolfe"
+        [log_t, correction, bias],
+        max_iter=200,
+        tolerance_change=1e-10,
+        line_search_fn="strong_wolfe",
     )
 
     def closure() -> torch.Tensor:
@@ -242,8 +256,7 @@ def _fit_head(
         return loss
 
     optimizer.step(closure)
-    eye = torch.eye(num_classes, dtype=torch.float64)
-    return (eye * log_t.exp() + correction).detach(), bias.detach()
+    return log_t.detach(), correction.detach(), bias.detach()
 
 
 @torch.no_grad()
@@ -283,11 +296,20 @@ def calibrate_linear_head(
         model, genotypes, labels_t, [val_index], class_counts, leave_batch_out=False
     )
     train_labels, val_labels = labels_t[train_rows], labels_t[val_index]
+    num_classes = model.num_classes
+    eye = torch.eye(num_classes, dtype=torch.float64)
     scale = float(model.linear_output.diagonal().mean())
+    head = (
+        torch.tensor(math.log(scale), dtype=torch.float64),
+        torch.zeros(num_classes, num_classes, dtype=torch.float64),
+        torch.zeros(num_classes, dtype=torch.float64),
+    )
 
+    # Strongest penalty first, each fit starting from the previous one.
     chosen = None
-    for penalty in penalties:
-        weight, bias = _fit_head(train_scores, train_labels, penalty, scale)
+    for penalty in sorted(penalties, reverse=True):
+        head = _fit_head(train_scores, train_labels, penalty, head)
+        weight, bias = eye * head[0].exp() + head[1], head[2]
         val_logits = val_scores @ weight + bias
         val_loss = float(nn.functional.cross_entropy(val_logits, val_labels))
         logger.debug("head penalty %g: validation loss %.4f", penalty, val_loss)
@@ -471,7 +493,9 @@ def fit(
             record["val_accuracy"],
             record["val_loss"],
         )
-    optimizer = _make_optimizer(model, train_config)
+    optimizer = _make_optimizer(
+        model, resolve_learning_rate(train_config, model_config)
+    )
     best_state = _clone_state(model.state_dict())
     best_epoch = 0
     stale_epochs = 0

@@ -31,7 +31,7 @@ from dietnet_cli import (
 )
 from dietnet_cli.dataset import open_dataset
 from dietnet_cli.errors import DietnetError
-from dietnet_cli.fit import FitResult, TrainConfig, fit
+from dietnet_cli.fit import FitResult, TrainConfig, fit, resolve_learning_rate
 from dietnet_cli.model import ModelConfig
 from dietnet_cli.splits import SplitConfig, split_samples
 
@@ -143,6 +143,7 @@ def train(
     )
 
     # Resume from a checkpoint left by a killed run with the same settings.
+    train_config = resolve_learning_rate(train_config, model_config)
     run_key = {
         "dataset_checksum": dataset.checksum,
         "model_config": dataclasses.asdict(model_config),
