@@ -23,7 +23,14 @@ demo: $(BIN)/dietnet
 	mkdir -p $(DEMO)
 	$(BIN)/dietnet prepare $(EXAMPLE)/1kg-example-train.vcf.gz \
 		--labels $(EXAMPLE)/1kg-example.panel.tsv -o $(DEMO)/dataset --force --no-progress
-	@echo "Demo outputs are in $(DEMO)/: dataset/ (prepare)."
+	$(BIN)/dietnet embed $(DEMO)/dataset --no-progress
+	$(BIN)/dietnet train $(DEMO)/dataset -o $(DEMO)/model.dietnet --force --no-progress
+	$(BIN)/dietnet predict $(DEMO)/model.dietnet $(EXAMPLE)/1kg-example-test.vcf.gz \
+		-o $(DEMO)/predictions.tsv --force --no-progress
+	$(BIN)/dietnet evaluate $(DEMO)/model.dietnet $(EXAMPLE)/1kg-example-test.vcf.gz \
+		--labels $(EXAMPLE)/1kg-example.panel.tsv -o $(DEMO)/report --force --no-progress
+	@echo "Demo outputs are in $(DEMO)/: dataset/ (prepare, embed), model.dietnet"
+	@echo "(train), predictions.tsv (predict) and report/report.html (evaluate)."
 
 test: $(BIN)/dietnet
 	$(BIN)/python -m pytest -q

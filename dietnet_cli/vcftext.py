@@ -409,7 +409,7 @@ class Decoder:
             rows = np.asarray(layout_rows[key])
             dosage, bad = self._decode_samples(text, starts, key)
             if columns is not None:
-                dosage = dosage[:, columns]
+                dosage = np.take(dosage, columns, axis=1)
             if len(rows) == num_rows:
                 out.dosage = dosage
             else:
