@@ -559,7 +559,9 @@ def _text_blocks(
     try:
         for chunk, start, end in text.stream.lines():
             lines = decoder.decode(chunk, start, end)
-            left = _HtslibLines(text.header, lines.fallback, samples)
+            left = _HtslibLines(
+                text.header, lines.fallback, samples, len(reader.sample_id)
+            )
             try:
                 for row in lines.row_of_line:
                     if row < 0:
@@ -591,10 +593,17 @@ class _HtslibLines:
     as one temporary VCF (only opened when there are such lines)."""
 
     def __init__(
-        self, header: bytes, lines: list[bytes], samples: list[str] | None
+        self,
+        header: bytes,
+        lines: list[bytes],
+        samples: list[str] | None,
+        num_file_samples: int,
     ) -> None:
         self._path = None
         self._vcf = None
+        self._lines = lines
+        self._num_file_samples = num_file_samples
+        self._next_line = 0
         if not lines:
             return
         with tempfile.NamedTemporaryFile("wb", suffix=".vcf", delete=False) as copy:
@@ -611,6 +620,7 @@ class _HtslibLines:
     ) -> VariantBlock | None:
         """Pass over or keep the next line's record, as :func:`_record_blocks`
         would; the block it completes, if any."""
+        self._check_columns(display)
         try:
             variant = next(self._records, None)
             if variant is None:
@@ -621,6 +631,25 @@ class _HtslibLines:
             raise
         except Exception as error:
             raise _damaged(display, builder, error) from None
+
+    def _check_columns(self, display: str) -> None:
+        # htslib (and so bcftools) silently drops sample columns beyond the
+        # header's; they would shift every genotype after them, so refuse.
+        line = self._lines[self._next_line]
+        self._next_line += 1
+        num_columns = line.rstrip(b"\r\n").count(b"\t") + 1
+        expected = 9 + self._num_file_samples
+        if num_columns > expected and self._num_file_samples > 0:
+            chrom, _, rest = line.partition(b"\t")
+            position = rest.partition(b"\t")[0]
+            where = (
+                f"{chrom.decode(errors='replace')}:{position.decode(errors='replace')}"
+            )
+            raise InputError(
+                f"Input file {display} is damaged or malformed at {where}: the "
+                f"record has {num_columns - 9} sample columns but the header "
+                f"names {self._num_file_samples}; fix or re-create the file."
+            )
 
     def close(self) -> None:
         if self._vcf is not None:

@@ -4,9 +4,10 @@ For each file dietnet either reads exactly the genotypes that ``bcftools
 query`` reports for the biallelic SNPs it keeps (on every contig), or
 refuses the file with a one-line :class:`InputError`; for a file that
 bcftools 1.16 reads, the refusal must name a call dietnet cannot encode
-(haploid, polyploid, an allele index beyond the ALT). Never another
-exception, never output on the C-level stderr, never a silently different
-number.
+(haploid, polyploid, an allele index beyond the ALT) or a record with
+more sample columns than the header, which bcftools silently drops.
+Never another exception, never output on the C-level stderr, never a
+silently different number.
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ class BcftoolsView:
     variants: list[tuple[str, int, str, str, str]]
     # (num_samples, num_variants) int8 dosage; -1 where any allele is missing.
     dosage: np.ndarray
-    # Why dietnet may refuse the file: "haploid", "polyploid", "allele index".
+    # Why dietnet may refuse the file: "haploid", "polyploid", "allele
+    # index", "sample columns" (a record with more than the header names).
     problems: set[str]
 
 
@@ -94,7 +96,25 @@ def bcftools_view(path: Path) -> BcftoolsView | None:
         variants.append((chrom, int(pos), variant_id, ref.upper(), alt.upper()))
         rows.append([dosage_of(gt, problems) for gt in calls])
     dosage = np.array(rows, dtype=np.int8).reshape(len(rows), num_samples).T
+    if has_extra_sample_columns(path):
+        problems.add("sample columns")
     return BcftoolsView(num_samples, variants, dosage, problems)
+
+
+def has_extra_sample_columns(path: Path) -> bool:
+    """True when a record has more columns than the header line names
+    (bcftools drops the extra ones without a word)."""
+    num_columns = None
+    with open(path, "rb") as handle:
+        for line in handle:
+            if line.startswith(b"##"):
+                continue
+            width = line.rstrip(b"\r\n").count(b"\t") + 1
+            if num_columns is None:
+                num_columns = width
+            elif num_columns > 9 and width > num_columns:
+                return True
+    return False
 
 
 def read_with_dietnet(path: Path):
