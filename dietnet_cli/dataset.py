@@ -23,6 +23,7 @@ import csv
 import hashlib
 import json
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -301,11 +302,23 @@ def assemble_genotypes(
 
 
 def _write_columns(out_path: Path, blocks: list[np.ndarray], column: int) -> int:
-    # A fresh mapping per group keeps written pages out of our resident set.
-    matrix = np.load(out_path, mmap_mode="r+")
-    for block in blocks:
-        matrix[:, column : column + block.shape[1]] = block
-        column += block.shape[1]
-    matrix.flush()
-    del matrix
-    return column
+    """Write sample-major blocks side by side from ``column`` on; return the
+    column after them.
+
+    Each sample's part of the group is one contiguous run of the file, so it
+    is written with one ``pwrite``: faster than assigning through a memory
+    map, which faults in every page it touches.
+    """
+    group = np.concatenate(blocks, axis=1) if len(blocks) > 1 else blocks[0]
+    group = np.ascontiguousarray(group, dtype=np.int8)
+    num_samples, width = group.shape
+    header = np.load(out_path, mmap_mode="r")
+    offset, total = header.offset, header.shape[1]
+    del header
+    descriptor = os.open(out_path, os.O_WRONLY)
+    try:
+        for row in range(num_samples):
+            os.pwrite(descriptor, group[row].data, offset + row * total + column)
+    finally:
+        os.close(descriptor)
+    return column + width

@@ -346,7 +346,7 @@ def predict_logits(
     Returns (len(rows), num_classes) float32 on CPU.
     """
     model.eval()
-    weight_e, _, offset = model.first_layer_weights(class_counts)
+    weight_e, _, offset, _ = model.first_layer_weights(class_counts)
     out = []
     for start in range(0, len(rows), batch_size):
         chunk = rows[start : start + batch_size]

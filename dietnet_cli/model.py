@@ -302,12 +302,18 @@ class FirstLayer(NamedTuple):
 
     The first layer's pre-activation for a batch is
     ``transform(genotypes) @ weight_e + offset``; prediction may accumulate
-    the product over chunks of variants and add the offset once.
+    the product over chunks of variants and add the offset once. The offset
+    is a sum over variants (the assignment test's log-likelihood terms that
+    depend on the counts alone); ``variant_offset``, when asked for, holds
+    its terms, so that a sample's sum can leave out the variants it lacks.
     """
 
     weight_e: torch.Tensor  # (num_variants, num_hidden)
     weight_d: torch.Tensor | None  # (num_variants, num_hidden), decoder
     offset: torch.Tensor  # (num_hidden,)
+    # (num_variants, num_hidden), summing to offset; None when not asked
+    # for or when the offset is zero.
+    variant_offset: torch.Tensor | None = None
 
 
 class _AuxNetwork(nn.Module):
@@ -529,7 +535,9 @@ class DietNetwork(nn.Module):
         p = self.class_frequency(counts)
         return torch.log(p) - torch.log1p(-p)
 
-    def first_layer_weights(self, class_counts: torch.Tensor | None) -> FirstLayer:
+    def first_layer_weights(
+        self, class_counts: torch.Tensor | None, *, variant_terms: bool = False
+    ) -> FirstLayer:
         """Encoder and decoder weights of the first layer, and its offset.
 
         Parameters
@@ -537,6 +545,8 @@ class DietNetwork(nn.Module):
         class_counts
             (num_variants, num_classes, 3) float32 training genotype counts;
             ignored (may be None) for ``model="mlp"``.
+        variant_terms
+            Also return the offset's per-variant terms (``variant_offset``).
 
         Returns
         -------
@@ -557,6 +567,7 @@ class DietNetwork(nn.Module):
         out = self.aux_encoder(features)
         weight_e = out[:, :hidden]
         offset = torch.zeros(hidden, device=weight_e.device, dtype=weight_e.dtype)
+        variant_offset = None
         if self.config.uses_linear_path:
             # The assignment test's log-likelihood of class c for dosage g:
             # sum_j g_j logit(p_jc) + 2 log(1 - p_jc). In centred dosage
@@ -577,10 +588,12 @@ class DietNetwork(nn.Module):
             mixing = self.mixing_base + self.config.mixing_gain * self.mixing_delta
             weight_e = weight_e + logit @ mixing
             offset = offset + per_variant.sum(dim=0) @ mixing
+            if variant_terms:
+                variant_offset = per_variant @ mixing
         weight_d = None
         if self.aux_decoder is not None:
             weight_d = self.aux_decoder(features)
-        return FirstLayer(weight_e, weight_d, offset)
+        return FirstLayer(weight_e, weight_d, offset, variant_offset)
 
     # -- classifier ----------------------------------------------------------
 
@@ -633,7 +646,7 @@ class DietNetwork(nn.Module):
             Logits (batch, num_classes) and the mean squared error of the
             reconstructed scaled input, or None when ``gamma == 0``.
         """
-        weight_e, weight_d, offset = self.first_layer_weights(class_counts)
+        weight_e, weight_d, offset, _ = self.first_layer_weights(class_counts)
         x = self.transform(genotypes)  # (batch, num_variants) float32
         h = x @ weight_e + offset  # (batch, num_hidden)
         first = self.first_hidden(h)

@@ -95,7 +95,9 @@ def load_network(model: modelfile.ModelFile) -> tuple[DietNetwork, FirstLayer]:
     network.load_state_dict(state)
     network.eval()
     with torch.no_grad():
-        first = network.first_layer_weights(torch.from_numpy(model.class_counts))
+        first = network.first_layer_weights(
+            torch.from_numpy(model.class_counts), variant_terms=True
+        )
     return network, first
 
 
@@ -158,25 +160,33 @@ def predict(
             if match.swap.any():
                 swapped = dosage[:, match.swap]
                 dosage[:, match.swap] = np.where(swapped >= 0, 2 - swapped, swapped)
-            used += (dosage >= 0).sum(axis=1)
+            called = dosage >= 0
+            used += called.sum(axis=1)
             index = torch.from_numpy(match.model_index)
             x = network.transform(torch.from_numpy(dosage), index)
-            hidden += (x @ weight_e[index]).double()
+            part = x @ weight_e[index]
+            if first.variant_offset is not None:
+                # The offset's terms of the variants called in each sample.
+                part += torch.from_numpy(called).float() @ first.variant_offset[index]
+            hidden += part.double()
 
     counts = matcher.counts
     _log_matching(counts, matcher.num_variants, input_path)
     _check_overlap(counts, matcher.num_variants, options, input_path, model)
 
     # Absent variants and missing calls contribute nothing to the sum over
-    # variants; scale each sample's sum up to the full number of variants,
-    # as dropout does, so the layers after it see the scale they were
-    # trained on.
+    # variants, neither their dosage nor their offset terms (so the linear
+    # path is the assignment test over the variants the sample has); scale
+    # each sample's sum up to the full number of variants, as dropout does,
+    # so the layers after it see the scale they were trained on.
     scale = matcher.num_variants / np.maximum(used, 1)
     hidden *= torch.from_numpy(scale)[:, None]
+    if first.variant_offset is None:
+        hidden += first.offset.double()
 
     # Calibrated probabilities: softmax(logits / T).
     with torch.no_grad():
-        logits = network.head(hidden.float() + first.offset).double()
+        logits = network.head(hidden.float()).double()
         probabilities = torch.softmax(logits / model.temperature, dim=1).numpy()
     status = []
     for sample in range(num_samples):

@@ -46,6 +46,30 @@ class TestLinearPath:
             difference - difference.mean(1, keepdims=True), 0, atol=2e-2
         )
 
+    def test_offset_terms_leave_out_the_variants_a_sample_lacks(self, data):
+        genotypes, labels, train, test = data
+        model = DietNetwork(ModelConfig(), num_variants=400, num_classes=4)
+        counts = count_genotypes(genotypes[train], labels[train], 4)
+        mean = (counts[..., 1] + 2 * counts[..., 2]).sum(1) / counts.sum((1, 2))
+        model.set_input_stats(torch.from_numpy(mean).float(), torch.ones(400))
+        first = model.first_layer_weights(torch.from_numpy(counts), variant_terms=True)
+        torch.testing.assert_close(first.variant_offset.sum(0), first.offset)
+
+        # Each test sample lacks its own 30 % of the variants.
+        partial = genotypes[test].copy()
+        partial[np.random.default_rng(1).random(partial.shape) < 0.3] = -1
+        called = partial >= 0
+        x = model.transform(torch.from_numpy(partial))
+        h = x @ first.weight_e + torch.from_numpy(called).float() @ first.variant_offset
+        scores = h[:, :4].detach().double().numpy()
+        p = model.class_frequency(torch.from_numpy(counts)).detach().double().numpy()
+        g = np.where(called, partial, 0).astype(np.float64)
+        direct = g @ np.log(p) + np.where(called, 2 - g, 0) @ np.log1p(-p)
+        difference = scores - direct
+        np.testing.assert_allclose(
+            difference - difference.mean(1, keepdims=True), 0, atol=2e-2
+        )
+
     def test_shapes_of_encoder_and_decoder_weights(self, data):
         genotypes, labels, train, _ = data
         model = DietNetwork(
