@@ -2,7 +2,8 @@
 
 Issue 4: ``dietnet predict MODEL SIM.vcf.gz`` on every sample of a simulated
 cohort, beside ``bcftools view SIM.vcf.gz -Ov -o /dev/null``, which decodes
-the same file and nothing more; goal: predict within 1.5x of bcftools.
+the same file and nothing more, each with its default single thread and with
+``--threads 2``; goal: predict within 1.5x of bcftools.
 
 The model is made once and kept in ``--workdir``: every ``--train-every``-th
 sample of the VCF (so every population is in it) is cut out with ``bcftools
@@ -74,15 +75,17 @@ def main() -> None:
     model = make_model(args)
     print(f"<!-- {measure.cpu_note()} -->")
 
+    predict = [
+        str(BIN / "dietnet"), "predict", str(model), str(args.vcf),
+        "-o", str(args.workdir / "predictions.tsv"), "--force", "--no-progress",
+    ]  # fmt: skip
+    view = ["bcftools", "view", str(args.vcf), "-Ov", "-o", "/dev/null"]
     commands = {
-        "dietnet predict": [
-            str(BIN / "dietnet"), "predict", str(model), str(args.vcf),
-            "-o", str(args.workdir / "predictions.tsv"), "--force", "--no-progress",
-        ],
-        "bcftools view -Ov": [
-            "bcftools", "view", str(args.vcf), "-Ov", "-o", "/dev/null",
-        ],
-    }  # fmt: skip
+        "dietnet predict": predict,
+        "dietnet predict --threads 2": predict + ["--threads", "2"],
+        "bcftools view -Ov": view,
+        "bcftools view -Ov --threads 2": view + ["--threads", "2"],
+    }
     results = measure.interleaved(commands, args.repeats)
     print(f"\npredict: {args.vcf}\n")
     print(measure.table(results, "bcftools view -Ov"))

@@ -1,6 +1,6 @@
 """Simple baselines scored beside a model by ``dietnet evaluate --baselines``.
 
-Two scikit-learn classifiers learn from the same samples as the network (the
+Three classifiers learn from the same samples as the network (the
 training split recorded in the model file, taken from the model's own
 dataset), choose their hyperparameters on the model's validation split, and
 are applied to the same input, aligned to the model's variants the way
@@ -14,10 +14,16 @@ are applied to the same input, aligned to the model's variants the way
     support vector machine, as peddy predicts ancestry; the number of
     components and the SVM's C are chosen from ``NUM_COMPONENTS_GRID`` and
     ``SVM_C_GRID``.
+``assignment_test``
+    The population-genetics assignment test (Rannala & Mountain 1997): naive
+    Bayes on each class's ALT-allele frequency (pseudo-count 0.5) under
+    Hardy-Weinberg proportions; nothing to choose. It is the strongest of
+    the three on the 1000 Genomes data, and the network's starting point.
 
-Missing calls, and model variants absent from the input, enter at the
-training mean of the variant, as they do in the network. INPUT is never used
-to choose anything.
+For the two scikit-learn classifiers, missing calls and model variants
+absent from the input enter at the training mean of the variant, as they do
+in the network; the assignment test leaves them out of the likelihood.
+INPUT is never used to choose anything.
 """
 
 from __future__ import annotations
@@ -50,7 +56,9 @@ Candidate = TypeVar("Candidate")
 DESCRIPTIONS = {
     "logistic_regression": "L2 logistic regression on all standardised variants",
     "pca_svm": "PCA (whitened), then an RBF SVM, as peddy",
+    "assignment_test": "assignment test: naive Bayes on class ALT frequencies",
 }
+ASSIGNMENT_PSEUDO_COUNT = 0.5
 # Candidate inverse penalties, tried from the strongest penalty up, each fit
 # starting from the previous one's weights.
 LOGISTIC_C_GRID = (1e-4, 1e-3, 1e-2, 1e-1)
@@ -150,12 +158,60 @@ class Baseline:
     num_validation: int
     classifier: object = field(repr=False)
     num_components: int | None = None  # PCA + SVM: components the SVM sees
+    on_genotypes: bool = False  # reads the int8 dosages, not standardised ones
 
-    def predict(self, values: np.ndarray, components: np.ndarray | None) -> list:
-        """Labels from standardised dosages (or their whitened components)."""
+    def predict(
+        self, values: np.ndarray, components: np.ndarray, genotypes: np.ndarray
+    ) -> list:
+        """Labels from standardised dosages, their whitened components, or
+        the int8 dosages (-1 = missing), whichever the classifier reads."""
+        if self.on_genotypes:
+            return list(self.classifier.predict(genotypes))
         if self.num_components is None:
             return list(self.classifier.predict(values))
         return list(self.classifier.predict(components[:, : self.num_components]))
+
+
+class AssignmentTest:
+    """The assignment test of Rannala & Mountain (1997), as a classifier.
+
+    A sample's score for class c is the log-likelihood of its genotypes
+    when each variant's two alleles are drawn independently with the class's
+    ALT frequency, ``sum_j g_j log p_jc + (2 - g_j) log(1 - p_jc)`` over the
+    variants it has a call at, and the predicted class has the highest
+    score. ``p_jc = (alt_jc + a) / (alleles_jc + 2a)`` with pseudo-count
+    ``a``, so an allele unseen in a class is unlikely, not impossible.
+    """
+
+    def __init__(self, pseudo_count: float = ASSIGNMENT_PSEUDO_COUNT) -> None:
+        self.pseudo_count = pseudo_count
+
+    def fit(self, genotypes: np.ndarray, label: Sequence[str]) -> AssignmentTest:
+        """Class frequencies from (num_samples, num_variants) int8 dosages."""
+        self.classes_ = np.array(sorted(set(label)))
+        code = np.searchsorted(self.classes_, np.asarray(label))
+        called = genotypes >= 0
+        alt = np.where(called, genotypes, 0)
+        # (num_variants, num_classes) ALT alleles and alleles called
+        one_hot = np.eye(len(self.classes_), dtype=np.float64)[code]
+        alt_count = alt.T.astype(np.float64) @ one_hot
+        allele_count = 2 * called.T.astype(np.float64) @ one_hot
+        p = (alt_count + self.pseudo_count) / (allele_count + 2 * self.pseudo_count)
+        self.log_p_ = np.log(p)
+        self.log_q_ = np.log1p(-p)
+        return self
+
+    def predict(self, genotypes: np.ndarray) -> np.ndarray:
+        """The most likely class of each row of int8 dosages (-1 = missing)."""
+        called = genotypes >= 0
+        alt = np.where(called, genotypes, 0).astype(np.float64)
+        ref = np.where(called, 2 - genotypes, 0).astype(np.float64)
+        # (num_samples, num_classes) log-likelihoods
+        scores = alt @ self.log_p_ + ref @ self.log_q_
+        return self.classes_[scores.argmax(axis=1)]
+
+    def score(self, genotypes: np.ndarray, label: Sequence[str]) -> float:
+        return float(np.mean(self.predict(genotypes) == np.asarray(label)))
 
 
 @dataclass
@@ -176,7 +232,7 @@ class Fitted:
         values = self.scaler.transform(impute(genotypes, self.mean))
         components = self.pca.transform(values)
         return {
-            name: baseline.predict(values, components)
+            name: baseline.predict(values, components, genotypes)
             for name, baseline in self.baselines.items()
         }
 
@@ -363,6 +419,19 @@ def fit(
         num_components=num_components,
     )
     _log_fit(fitted["pca_svm"], len(label), started)
+
+    # The assignment test: nothing to choose, scored on validation alone.
+    started = time.perf_counter()
+    assignment = AssignmentTest().fit(genotypes, label)
+    fitted["assignment_test"] = Baseline(
+        "assignment_test",
+        {"pseudo_count": assignment.pseudo_count},
+        assignment.score(val_genotypes, val_label) if validating else None,
+        num_validation,
+        assignment,
+        on_genotypes=True,
+    )
+    _log_fit(fitted["assignment_test"], len(label), started)
     return Fitted(mean=mean, scaler=scaler, pca=pca, baselines=fitted)
 
 

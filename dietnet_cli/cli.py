@@ -656,7 +656,8 @@ def evaluate(
     baselines: Annotated[
         bool,
         typer.Option(
-            help="Also score logistic regression and PCA + SVM (needs --train).",
+            help="Also score logistic regression, PCA + SVM and the assignment "
+            "test (needs --train).",
             rich_help_panel="Baselines",
         ),
     ] = False,

@@ -477,9 +477,10 @@ def evaluate(
         (its defaults when None).
     train_dataset
         The dataset the model was trained on (any other is refused): when
-        given, logistic regression and PCA + SVM baselines learn from the
-        model's training split of it, choose their hyperparameters on its
-        validation split, and are scored beside the model.
+        given, logistic regression, PCA + SVM and assignment-test baselines
+        learn from the model's training split of it, choose their
+        hyperparameters on its validation split, and are scored beside the
+        model.
     """
     options = options or predict.PredictOptions()
 

@@ -470,7 +470,7 @@ class TestEvaluate:
         )
         model = evaluate.modelfile.load(cohort["model"])
         recorded = model.provenance
-        for name in ("logistic_regression", "pca_svm"):
+        for name in ("logistic_regression", "pca_svm", "assignment_test"):
             figures = result.metrics["baselines"][name]
             for key in ("accuracy", "balanced_accuracy", "macro_f1", "group_accuracy"):
                 assert 0.0 <= figures[key] <= 1.0
@@ -488,6 +488,7 @@ class TestEvaluate:
         page = (tmp_path / "report" / "report.html").read_text()
         assert "Against simple baselines" in page
         assert "pca_svm" in page
+        assert "assignment_test" in page
 
     def test_baselines_refuse_another_dataset(self, cohort, tmp_path):
         other = tmp_path / "other"
@@ -568,6 +569,20 @@ class TestBaselines:
             baselines.PCA_SVM_DEFAULT
         )
         assert fitted.baselines["pca_svm"].validation_accuracy is None
+
+    def test_assignment_test_by_hand(self):
+        genotypes = np.array([[0, 1], [0, -1], [2, 1], [1, 2]], dtype=np.int8)
+        test = baselines.AssignmentTest().fit(genotypes, ["A", "A", "B", "B"])
+        # A: 0 ALT of 4 alleles at variant 0, 1 of the 2 called at variant 1;
+        # B: 3 of 4 and 3 of 4.
+        np.testing.assert_allclose(
+            np.exp(test.log_p_), [[0.5 / 5, 3.5 / 5], [1.5 / 3, 3.5 / 5]]
+        )
+        # Missing calls are left out of the likelihood: row 2 is decided by
+        # variant 1 alone, row 3 by variant 0 alone.
+        new = np.array([[0, 0], [2, 2], [-1, 2], [0, -1]], dtype=np.int8)
+        assert list(test.predict(new)) == ["A", "B", "B", "A"]
+        assert test.score(new, ["A", "B", "A", "A"]) == 0.75
 
     def test_fit_standardises_with_the_training_mean(self):
         genotypes, label = self.separable(10, seed=1)
