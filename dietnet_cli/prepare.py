@@ -630,10 +630,16 @@ def _keep(
     # np.take copies whole rows at a time; dosage[:, keep] is ten times slower.
     kept = dosage if len(keep) == dosage.shape[1] else np.take(dosage, keep, axis=1)
     result.store.append(kept)
-    result.chrom.extend(block.chrom[i] for i in keep)
+    rows = keep.tolist()  # Python ints index lists faster than numpy's
+    for values, kept_values in (
+        (block.chrom, result.chrom),
+        (block.variant_id, result.variant_id),
+        (block.ref, result.ref),
+        (block.alt, result.alt),
+    ):
+        kept_values.extend(
+            values if len(rows) == len(values) else [values[i] for i in rows]
+        )
     result.position.append(block.position[keep])
-    result.variant_id.extend(block.variant_id[i] for i in keep)
-    result.ref.extend(block.ref[i] for i in keep)
-    result.alt.extend(block.alt[i] for i in keep)
     result.alt_frequency.append(alt_frequency[keep])
     result.missing_rate.append(missing_rate[keep])
