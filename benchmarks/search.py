@@ -11,7 +11,7 @@ per fold and its mean.
 
 Usage::
 
-    python benchmarks/search.py [--folds 3] [--configs default,lr_1e-3,...]
+    python benchmarks/search.py [--folds 3] [--configs default,lr-1e-3,...]
 """
 
 from __future__ import annotations
@@ -33,17 +33,27 @@ from dietnet_cli.model import ModelConfig
 
 logger = logging.getLogger(__name__)
 
-# name -> (changes to ModelConfig, changes to TrainConfig)
+# name -> (what it is, changes to ModelConfig, changes to TrainConfig)
 CONFIGS = {
-    "default": ({}, {}),
-    "learning rate 1e-3": ({}, {"learning_rate": 1e-3}),
-    "rmsprop": ({}, {"optimizer": "rmsprop"}),
-    "no leave-batch-out": ({}, {"leave_batch_out": False}),
-    "decoder (gamma 1)": ({"gamma": 1.0}, {}),
-    "dropout 0.5": ({"dropout": 0.5}, {}),
-    "tanh, uniform init": ({"activation": "tanh", "init": "uniform"}, {}),
-    "no assignment-test path": ({"linear_path": False}, {"learning_rate": 1e-3}),
-    "paper: histogram, standardised, no path": (
+    "default": ("the defaults", {}, {}),
+    "lr-1e-3": ("learning rate 1e-3", {}, {"learning_rate": 1e-3}),
+    "rmsprop": ("RMSprop", {}, {"optimizer": "rmsprop"}),
+    "no-leave-out": ("no leave-batch-out", {}, {"leave_batch_out": False}),
+    "decoder": ("decoder on (gamma 1)", {"gamma": 1.0}, {}),
+    "dropout": ("dropout 0.5", {"dropout": 0.5}, {}),
+    "tanh": (
+        "tanh, uniform initialisation",
+        {"activation": "tanh", "init": "uniform"},
+        {},
+    ),
+    "no-path": (
+        "no assignment-test path (learning rate 1e-3)",
+        {"linear_path": False},
+        {"learning_rate": 1e-3},
+    ),
+    "paper": (
+        "the paper's: histogram embedding, standardised input, no path "
+        "(learning rate 1e-3)",
         {"embedding": "histogram", "input_scaling": "standardize"},
         {"learning_rate": 1e-3},
     ),
@@ -64,7 +74,9 @@ def main() -> None:
     names = [name for name in args.configs.split(",") if name]
     unknown = sorted(set(names) - set(CONFIGS))
     if unknown:
-        sys.exit(f"Error: unknown configurations {unknown}; use some of {CONFIGS}.")
+        sys.exit(
+            f"Error: unknown configurations {unknown}; use some of {list(CONFIGS)}."
+        )
 
     genotypes, labels, classes, class_group = read_vcf(args.vcf, args.panel)
     splitter = StratifiedKFold(5, shuffle=True, random_state=args.seed)
@@ -75,7 +87,7 @@ def main() -> None:
     for k, (train, _) in enumerate(folds):
         fit_rows, val_rows = inner_split(labels, train, args.seed + k)
         for name in names:
-            model_changes, train_changes = CONFIGS[name]
+            _, model_changes, train_changes = CONFIGS[name]
             started = time.perf_counter()
             result = fit(
                 genotypes,
@@ -103,7 +115,7 @@ def main() -> None:
     for name in names:
         cells = " | ".join(f"{v:.4f}" for v in scores[name])
         print(
-            f"| {name} | {np.mean(scores[name]):.4f} | {cells} "
+            f"| {CONFIGS[name][0]} | {np.mean(scores[name]):.4f} | {cells} "
             f"| {seconds[name]:.0f} |"
         )
 

@@ -446,6 +446,8 @@ def fit(
     if num_classes is None:
         num_classes = int(labels.max()) + 1
     device = torch.device(train_config.device)
+    # TODO(#3): the CUDA and bfloat16 paths have not run on a GPU yet; time
+    # an epoch there and compare accuracy with float32.
     autocast = train_config.mixed_precision and device.type == "cuda"
     num_variants = genotypes.shape[1]
     if len(train_index) < 2:

@@ -294,6 +294,13 @@ class TestBadFiles:
             read_all(path)
 
 
+def plain_gzip(source: Path, target: Path) -> Path:
+    """``source`` compressed by gzip (one member, not BGZF)."""
+    with open(target, "wb") as handle:
+        subprocess.run(["gzip", "-c", str(source)], stdout=handle, check=True)
+    return target
+
+
 @pytest.fixture(scope="module")
 def big_vcf(tmp_path_factory):
     """About 300 kB of VCF text: several 64 kB BGZF blocks once compressed."""
@@ -336,9 +343,7 @@ class TestTruncated:
             read_all(cut)
 
     def test_plain_gzip_cut(self, tmp_path, big_vcf):
-        whole = tmp_path / "plain.vcf.gz"
-        with open(whole, "wb") as handle:
-            subprocess.run(["gzip", "-c", str(big_vcf)], stdout=handle, check=True)
+        whole = plain_gzip(big_vcf, tmp_path / "plain.vcf.gz")
         data = whole.read_bytes()
         cut = tmp_path / "cut.vcf.gz"
         cut.write_bytes(data[: len(data) // 2])
@@ -619,9 +624,7 @@ class TestDamagedCompression:
             read_all(bad)
 
     def test_corrupt_plain_gzip(self, tmp_path, big_vcf):
-        whole = tmp_path / "plain.vcf.gz"
-        with open(whole, "wb") as handle:
-            subprocess.run(["gzip", "-c", str(big_vcf)], stdout=handle, check=True)
+        whole = plain_gzip(big_vcf, tmp_path / "plain.vcf.gz")
         data = bytearray(whole.read_bytes())
         data[len(data) // 2] ^= 0xFF
         bad = tmp_path / "bad.vcf.gz"
