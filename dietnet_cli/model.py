@@ -118,8 +118,8 @@ class ModelConfig:
     aux_layers: int = 1
     num_hidden: int = 100
     hidden_layers: tuple[int, ...] = (100, 100)
-    activation: str = "relu"
-    init: str = "normal"
+    activation: str = "tanh"
+    init: str = "uniform"
     init_scale: float = 1.0
     dropout: float = 0.0
     batch_norm: bool = True
