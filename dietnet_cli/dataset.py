@@ -124,6 +124,10 @@ class Dataset:
     def build(self) -> str | None:
         return self.manifest.get("genome_build")
 
+    def genotype_rows(self) -> GenotypeRows:
+        """The genotype matrix read by ``pread`` instead of a memory map."""
+        return GenotypeRows(self.path / GENOTYPES)
+
     def classes(self) -> list[str]:
         """The distinct labels, sorted."""
         return sorted(set(self.label))
@@ -133,6 +137,57 @@ class Dataset:
         if self.group is None:
             return {}
         return dict(zip(self.label, self.group, strict=True))
+
+
+class GenotypeRows:
+    """Rows of ``genotypes.npy``, read from the file on demand.
+
+    ``rows[index]`` and ``rows[index, start:stop]`` return a new
+    (len(index), num_columns) int8 array, as the same index of the memory
+    map would, but the pages read stay in the kernel's page cache instead of
+    the process's resident set: training visits every row each epoch, and a
+    memory map would make the whole matrix count as the trainer's memory.
+    """
+
+    def __init__(self, path: Path) -> None:
+        header = np.load(path, mmap_mode="r")
+        self.shape: tuple[int, int] = header.shape
+        self.dtype = header.dtype
+        self.ndim = 2
+        self._offset = header.offset
+        del header
+        self._path = path
+        self._descriptor: int | None = None
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, index) -> np.ndarray:
+        columns = slice(None)
+        if isinstance(index, tuple):
+            index, columns = index
+        if not isinstance(columns, slice) or columns.step not in (None, 1):
+            raise TypeError("GenotypeRows takes rows and a column range.")
+        start, stop, _ = columns.indices(self.shape[1])
+        stop = max(start, stop)
+        rows = np.arange(self.shape[0])[index]
+        if self._descriptor is None:
+            self._descriptor = os.open(self._path, os.O_RDONLY)
+        # (num_rows, stop - start) int8, -1 = missing
+        out = np.empty((np.size(rows), stop - start), dtype=np.int8)
+        for position, row in enumerate(np.atleast_1d(rows).tolist()):
+            where = self._offset + row * self.shape[1] + start
+            if os.preadv(self._descriptor, [out[position]], where) != out.shape[1]:
+                raise DatasetError(f"{self._path} is shorter than its header says.")
+        return out if np.ndim(rows) else out[0]
+
+    def close(self) -> None:
+        if self._descriptor is not None:
+            os.close(self._descriptor)
+            self._descriptor = None
+
+    def __del__(self) -> None:
+        self.close()
 
 
 def open_dataset(path: str | Path) -> Dataset:

@@ -158,7 +158,7 @@ def train(
     torch.manual_seed(train_config.seed)
     with progress.bar("Training", enabled=show_progress) as bar:
         result = fit(
-            dataset.genotypes,
+            dataset.genotype_rows(),
             codes,
             train_index,
             val_index,

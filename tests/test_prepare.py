@@ -105,6 +105,27 @@ class TestDataset:
         assert len(manifest["inputs"]["genotypes"]["sha256"]) == 64
         assert not [p for p in tmp_path.iterdir() if ".partial-" in p.name]
 
+    @pytest.mark.parametrize(
+        "index",
+        [
+            np.array([0]),
+            np.array([12, 3, 5]),
+            np.arange(13),
+            (np.array([1, 7, 11]), slice(3, 17)),
+            (np.arange(13), slice(19, 20)),
+            (np.array([4]), slice(5, 5)),
+        ],
+        ids=["one-row", "unsorted", "all", "columns", "last-column", "no-column"],
+    )
+    def test_rows_read_like_the_memory_map(self, tmp_path, cohort, labels_path, index):
+        source = write_vcf(tmp_path / "in.vcf", polymorphic(cohort))
+        run(source, labels_path, tmp_path / "ds")
+        opened = dataset.open_dataset(tmp_path / "ds")
+        rows = opened.genotype_rows()
+        assert rows.shape == opened.genotypes.shape == (13, 20)
+        np.testing.assert_array_equal(rows[index], opened.genotypes[index])
+        rows.close()
+
     def test_missing_calls_kept_as_minus_one(
         self, tmp_path, cohort, vcf_path, labels_path
     ):
