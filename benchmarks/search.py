@@ -38,6 +38,13 @@ CONFIGS = {
     "default": ("the defaults", {}, {}),
     "lr-1e-3": ("learning rate 1e-3", {}, {"learning_rate": 1e-3}),
     "rmsprop": ("RMSprop", {}, {"optimizer": "rmsprop"}),
+    "batch-128": ("batch size 128", {}, {"batch_size": 128}),
+    "batch-256": ("batch size 256", {}, {"batch_size": 256}),
+    "batch-256-lr": (
+        "batch size 256, learning rate 3e-4",
+        {},
+        {"batch_size": 256, "learning_rate": 3e-4},
+    ),
     "no-leave-out": ("no leave-batch-out", {}, {"leave_batch_out": False}),
     "decoder": ("decoder on (gamma 1)", {"gamma": 1.0}, {}),
     "dropout": ("dropout 0.5", {"dropout": 0.5}, {}),
