@@ -1,6 +1,6 @@
 """Speed and memory of ``dietnet train``.
 
-Issue 3. Two measurements:
+Issue 3. Three measurements:
 
 ``speed``
     Epochs of the training loop (``dietnet_cli.fit.fit`` with the default
@@ -10,6 +10,9 @@ Issue 3. Two measurements:
     matrix, back-propagate and take an Adam step. Goal: an epoch within 2x
     of the plain loop. Also times a whole default ``dietnet train`` run
     (goal on the 1000 Genomes data: under 10 minutes on 2 cores).
+``steps``
+    Times the pieces of one training step on one batch of 64, to tell
+    where an epoch's time goes.
 ``rss``
     Writes a simulated dataset of the Diet Networks paper's size (3,450
     samples x 315,345 variants, 26 populations in 5 groups, Balding-Nichols
@@ -19,6 +22,7 @@ Issue 3. Two measurements:
 Usage::
 
     python benchmarks/train.py speed --dataset DATASET [--epochs 3]
+    python benchmarks/train.py steps --dataset DATASET
     python benchmarks/train.py rss --workdir /work/bench-data/paper [--epochs 1]
 """
 
@@ -39,7 +43,7 @@ from dietnet_cli import dataset as dataset_format
 from dietnet_cli import embed
 from dietnet_cli.dataset import open_dataset
 from dietnet_cli.fit import TrainConfig, fit
-from dietnet_cli.model import ModelConfig
+from dietnet_cli.model import DietNetwork, ModelConfig, count_genotypes
 from dietnet_cli.splits import SplitConfig, split_samples
 from dietnet_cli.train import _group_codes
 
@@ -134,6 +138,55 @@ def speed(args: argparse.Namespace) -> None:
             f"{run.tree_rss_mib:.0f} MiB, {len(metrics.splitlines()) - 1} epochs "
             "recorded (epoch 0 included)."
         )
+
+
+def steps(args: argparse.Namespace) -> None:
+    """Milliseconds of the pieces of one training step, on one batch."""
+    torch.set_num_threads(args.threads)
+    data = open_dataset(args.dataset)
+    genotypes = np.asarray(data.genotypes)
+    codes = embed.class_codes(data)
+    num_classes = len(data.classes())
+    model = DietNetwork(
+        ModelConfig(),
+        num_variants=data.num_variants,
+        num_classes=num_classes,
+        class_group=torch.from_numpy(_group_codes(data.classes(), data.group_of())),
+    )
+    counts = torch.from_numpy(count_genotypes(genotypes, codes, num_classes))
+    batch = np.sort(np.random.default_rng(0).choice(len(codes), 64, replace=False))
+    x, y = torch.from_numpy(genotypes[batch]), torch.from_numpy(codes[batch])
+    weight = torch.nn.Parameter(torch.randn(data.num_variants, 100) * 0.01)
+
+    def weights_forward_backward() -> None:
+        first = model.first_layer_weights(counts)
+        (first.weight_e.sum() + first.offset.sum()).backward()
+
+    def whole_step() -> None:
+        logits, _ = model(x, counts - count_genotypes(x, y, num_classes))
+        torch.nn.functional.cross_entropy(logits, y).backward()
+
+    pieces = {
+        "plain first layer, forward and backward": lambda: (
+            (x.float() @ weight).square().mean().backward()
+        ),
+        "leave-batch-out counts": lambda: counts - count_genotypes(x, y, num_classes),
+        "W_e and offset from the embedding, forward": lambda: model.first_layer_weights(
+            counts
+        ),
+        "W_e and offset, forward and backward": weights_forward_backward,
+        "whole Diet Network step, forward and backward": whole_step,
+    }
+    print(f"batch 64 of {args.dataset}; torch threads {args.threads}\n")
+    print("| piece | ms |")
+    print("| --- | ---: |")
+    for name, piece in pieces.items():
+        piece()
+        started = time.perf_counter()
+        for _ in range(args.repeats):
+            piece()
+        elapsed = (time.perf_counter() - started) / args.repeats
+        print(f"| {name} | {1000 * elapsed:.1f} |")
 
 
 def write_simulated_dataset(
@@ -254,6 +307,10 @@ def main() -> None:
     one.add_argument("--threads", type=int, default=2)
     one.add_argument("--full-run", action="store_true")
     one.add_argument("--workdir", default="/work/bench-data/train")
+    three = sub.add_parser("steps")
+    three.add_argument("--dataset", type=Path, required=True)
+    three.add_argument("--threads", type=int, default=2)
+    three.add_argument("--repeats", type=int, default=10)
     two = sub.add_parser("rss")
     two.add_argument("--workdir", default="/work/bench-data/paper")
     two.add_argument("--samples", type=int, default=3450)
@@ -261,7 +318,7 @@ def main() -> None:
     two.add_argument("--epochs", type=int, default=1)
     two.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
-    speed(args) if args.mode == "speed" else rss(args)
+    {"speed": speed, "steps": steps, "rss": rss}[args.mode](args)
 
 
 if __name__ == "__main__":
