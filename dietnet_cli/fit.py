@@ -10,9 +10,8 @@ A Diet Network with the assignment-test path starts from a fitted head
 (:func:`calibrate_linear_head`, recorded as epoch 0): the map from the
 assignment test's class scores to logits is a small convex problem, solved
 exactly on leave-batch-out scores before gradient training fine-tunes the
-whole network at a small step size. Measured on the 1000 Genomes data
-(benchmarks/RESULTS.md), the fitted head alone gains about 3 points over
-the assignment test, and a larger step size than the default loses them.
+whole network at a small step size (on the 1000 Genomes data a ten times
+larger one was no better on validation; benchmarks/RESULTS.md).
 
 Randomness is reseeded at the start of every epoch from ``(seed, epoch)``,
 so a run resumed from the state after epoch k ends with exactly the weights
