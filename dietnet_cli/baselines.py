@@ -190,27 +190,31 @@ class AssignmentTest:
         """Class frequencies from (num_samples, num_variants) int8 dosages."""
         self.classes_ = np.array(sorted(set(label)))
         code = np.searchsorted(self.classes_, np.asarray(label))
-        called = genotypes >= 0
-        alt = np.where(called, genotypes, 0)
+        num_classes, num_variants = len(self.classes_), genotypes.shape[1]
         # (num_variants, num_classes) ALT alleles and alleles called
-        one_hot = np.eye(len(self.classes_), dtype=np.float64)[code]
-        alt_count = alt.T.astype(np.float64) @ one_hot
-        allele_count = 2 * called.T.astype(np.float64) @ one_hot
+        alt_count = np.zeros((num_variants, num_classes))
+        allele_count = np.zeros((num_variants, num_classes))
+        for c in range(num_classes):
+            rows = genotypes[code == c]
+            alt_count[:, c] = np.maximum(rows, 0).sum(axis=0, dtype=np.int64)
+            allele_count[:, c] = 2 * (rows >= 0).sum(axis=0, dtype=np.int64)
         p = (alt_count + self.pseudo_count) / (allele_count + 2 * self.pseudo_count)
+        # Per called genotype g: g log p + (2 - g) log(1 - p)
+        #                      = g logit(p) + 2 log(1 - p).
         self.log_p_ = np.log(p)
-        self.log_q_ = np.log1p(-p)
+        self._logit = (np.log(p) - np.log1p(-p)).astype(np.float32)
+        self._twice_log_q = (2 * np.log1p(-p)).astype(np.float32)
         return self
 
     def predict(self, genotypes: np.ndarray) -> np.ndarray:
         """The most likely class of each row of int8 dosages (-1 = missing)."""
-        called = genotypes >= 0
-        alt = np.where(called, genotypes, 0).astype(np.float64)
-        ref = np.where(called, 2 - genotypes, 0).astype(np.float64)
-        # (num_samples, num_classes) log-likelihoods
-        scores = alt @ self.log_p_ + ref @ self.log_q_
+        # (num_samples, num_classes) log-likelihoods over the called variants
+        scores = np.maximum(genotypes, 0).astype(np.float32) @ self._logit
+        scores += (genotypes >= 0).astype(np.float32) @ self._twice_log_q
         return self.classes_[scores.argmax(axis=1)]
 
     def score(self, genotypes: np.ndarray, label: Sequence[str]) -> float:
+        """Accuracy of the predictions for ``genotypes`` against ``label``."""
         return float(np.mean(self.predict(genotypes) == np.asarray(label)))
 
 

@@ -150,14 +150,18 @@ class GenotypeRows:
     """
 
     def __init__(self, path: Path) -> None:
+        self._descriptor: int | None = None
         header = np.load(path, mmap_mode="r")
+        if not header.flags.c_contiguous or header.dtype != np.int8:
+            raise DatasetError(
+                f"{path} is not a row-major int8 matrix; re-run dietnet prepare."
+            )
         self.shape: tuple[int, int] = header.shape
         self.dtype = header.dtype
         self.ndim = 2
         self._offset = header.offset
         del header
         self._path = path
-        self._descriptor: int | None = None
 
     def __len__(self) -> int:
         return self.shape[0]
@@ -178,13 +182,23 @@ class GenotypeRows:
         for position, row in enumerate(np.atleast_1d(rows).tolist()):
             where = self._offset + row * self.shape[1] + start
             if os.preadv(self._descriptor, [out[position]], where) != out.shape[1]:
-                raise DatasetError(f"{self._path} is shorter than its header says.")
+                raise DatasetError(
+                    f"{self._path} is shorter than its header says; re-run "
+                    "dietnet prepare."
+                )
         return out if np.ndim(rows) else out[0]
 
     def close(self) -> None:
-        if self._descriptor is not None:
+        """Close the file; a later read opens it again."""
+        if getattr(self, "_descriptor", None) is not None:
             os.close(self._descriptor)
             self._descriptor = None
+
+    def __enter__(self) -> GenotypeRows:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def __del__(self) -> None:
         self.close()
@@ -215,9 +229,13 @@ def open_dataset(path: str | Path) -> Dataset:
         raise DatasetError(
             f"Dataset {path} is damaged ({error}); re-run dietnet prepare."
         ) from None
-    if genotypes.dtype != np.int8 or genotypes.ndim != 2:
+    if (
+        genotypes.dtype != np.int8
+        or genotypes.ndim != 2
+        or not genotypes.flags.c_contiguous
+    ):
         raise DatasetError(
-            f"Dataset {path}: {GENOTYPES} is not a 2-D int8 matrix; re-run "
+            f"Dataset {path}: {GENOTYPES} is not a row-major 2-D int8 matrix; re-run "
             "dietnet prepare."
         )
     sample_id, label, group = _read_samples(path / SAMPLES)
@@ -373,7 +391,11 @@ def _write_columns(out_path: Path, blocks: list[np.ndarray], column: int) -> int
     descriptor = os.open(out_path, os.O_WRONLY)
     try:
         for row in range(num_samples):
-            os.pwrite(descriptor, group[row].data, offset + row * total + column)
+            data = memoryview(group[row])
+            where = offset + row * total + column
+            while data:
+                written = os.pwrite(descriptor, data, where)
+                data, where = data[written:], where + written
     finally:
         os.close(descriptor)
     return column + width

@@ -93,10 +93,12 @@ def count_by_class(
     rows_of = [np.flatnonzero(codes == c) for c in range(num_classes)]
     counts = np.zeros((dataset.num_variants, num_classes, 3), dtype=np.float32)
     width = max(1, CHUNK_BYTES // max(1, len(train_index)))
-    genotypes = dataset.genotype_rows()
-    with progress.bar(
-        "Counting genotypes", total=dataset.num_variants, enabled=show_progress
-    ) as bar:
+    with (
+        dataset.genotype_rows() as genotypes,
+        progress.bar(
+            "Counting genotypes", total=dataset.num_variants, enabled=show_progress
+        ) as bar,
+    ):
         for start in range(0, dataset.num_variants, width):
             stop = min(start + width, dataset.num_variants)
             # (num_training_samples, width) int8, -1 = missing

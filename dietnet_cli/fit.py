@@ -61,8 +61,9 @@ class TrainConfig:
         ``"adam"`` or ``"rmsprop"``.
     learning_rate
         Step size; None takes :data:`FINE_TUNE_RATE` for a network that
-        starts from a fitted assignment-test head (larger steps degrade it)
-        and :data:`FREE_RATE` for one trained from scratch (the MLP).
+        starts from a fitted assignment-test head and :data:`FREE_RATE` for
+        one trained from scratch (the MLP, or a Diet Network without the
+        assignment-test path).
     weight_decay
         L2 penalty (coupled, as in torch's optimizers).
     clip_norm

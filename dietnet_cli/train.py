@@ -156,9 +156,12 @@ def train(
         _save_checkpoint(checkpoint_path, {"run_key": repr(run_key), "state": state})
 
     torch.manual_seed(train_config.seed)
-    with progress.bar("Training", enabled=show_progress) as bar:
+    with (
+        dataset.genotype_rows() as genotypes,
+        progress.bar("Training", enabled=show_progress) as bar,
+    ):
         result = fit(
-            dataset.genotype_rows(),
+            genotypes,
             codes,
             train_index,
             val_index,

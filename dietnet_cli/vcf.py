@@ -637,21 +637,26 @@ class _HtslibLines:
             raise _damaged(display, builder, error) from None
 
     def _check_columns(self, display: str) -> None:
-        # htslib (and so bcftools) silently drops sample columns beyond the
-        # header's; they would shift every genotype after them, so refuse.
-        line = self._lines[self._next_line]
+        """Refuse the next line where htslib would misread it."""
+        line = self._lines[self._next_line].rstrip(b"\r\n")
         self._next_line += 1
-        num_columns = line.rstrip(b"\r\n").count(b"\t") + 1
-        expected = 9 + self._num_file_samples
-        if num_columns > expected and self._num_file_samples > 0:
-            chrom, _, rest = line.partition(b"\t")
-            position = rest.partition(b"\t")[0]
-            where = (
-                f"{chrom.decode(errors='replace')}:{position.decode(errors='replace')}"
+        if not line.strip():
+            # htslib reads an empty line as a record on contig "" (cyvcf2
+            # then crashes), so it is refused here.
+            raise InputError(
+                f"Input file {display} has an empty line among its records; "
+                "remove empty lines (for example with grep -v '^$') and retry."
             )
+        # htslib (and so bcftools) silently drops sample columns beyond the
+        # header's; they would shift every genotype after them, so refuse
+        # them, unless they are empty (a trailing tab).
+        fields = line.split(b"\t")
+        expected = 9 + self._num_file_samples
+        if self._num_file_samples > 0 and any(fields[expected:]):
+            where = b":".join(fields[:2]).decode(errors="replace")
             raise InputError(
                 f"Input file {display} is damaged or malformed at {where}: the "
-                f"record has {num_columns - 9} sample columns but the header "
+                f"record has {len(fields) - 9} sample columns but the header "
                 f"names {self._num_file_samples}; fix or re-create the file."
             )
 

@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 import torch
 
-from dietnet_cli.fit import TrainConfig, fit, predict_logits
+from dietnet_cli.fit import (
+    FINE_TUNE_RATE,
+    FREE_RATE,
+    TrainConfig,
+    fit,
+    predict_logits,
+    resolve_learning_rate,
+)
 from dietnet_cli.model import DietNetwork, ModelConfig, count_genotypes
 
 from .simulate import simulate_genotypes
@@ -80,6 +87,26 @@ class TestLinearPath:
         assert first.weight_e.shape == (400, 30)
         assert first.weight_d.shape == (400, 30)
         assert first.offset.shape == (30,)
+
+
+class TestLearningRate:
+    @pytest.mark.parametrize(
+        ("model_config", "expected"),
+        [
+            (ModelConfig(), FINE_TUNE_RATE),
+            (ModelConfig(model="mlp"), FREE_RATE),
+            (ModelConfig(linear_path=False), FREE_RATE),
+            (ModelConfig(embedding="histogram"), FREE_RATE),
+        ],
+        ids=["dietnet", "mlp", "no-path", "histogram"],
+    )
+    def test_default_follows_the_model(self, model_config, expected):
+        resolved = resolve_learning_rate(TrainConfig(), model_config)
+        assert resolved.learning_rate == expected
+
+    def test_given_rate_is_kept(self):
+        config = TrainConfig(learning_rate=0.05)
+        assert resolve_learning_rate(config, ModelConfig()) is config
 
 
 class TestFit:

@@ -102,17 +102,17 @@ def bcftools_view(path: Path) -> BcftoolsView | None:
 
 
 def has_extra_sample_columns(path: Path) -> bool:
-    """True when a record has more columns than the header line names
-    (bcftools drops the extra ones without a word)."""
+    """True when a record has more non-empty columns than the header line
+    names (bcftools drops the extra ones without a word)."""
     num_columns = None
     with open(path, "rb") as handle:
         for line in handle:
             if line.startswith(b"##"):
                 continue
-            width = line.rstrip(b"\r\n").count(b"\t") + 1
+            fields = line.rstrip(b"\r\n").split(b"\t")
             if num_columns is None:
-                num_columns = width
-            elif num_columns > 9 and width > num_columns:
+                num_columns = len(fields)
+            elif num_columns > 9 and any(fields[num_columns:]):
                 return True
     return False
 

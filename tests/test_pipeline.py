@@ -1,6 +1,7 @@
 """embed, train, the model file and predict, on a small simulated cohort."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from dietnet_cli import embed, modelfile, predict
+from dietnet_cli import baselines, embed, modelfile, predict
 from dietnet_cli.dataset import open_dataset
 from dietnet_cli.errors import (
     AlignmentError,
@@ -77,11 +78,21 @@ class TestEmbed:
         dataset = open_dataset(cohort["dataset"])
         train_index, val_index = split_samples(dataset.label, SplitConfig())
         before = embed.count_by_class(dataset, train_index)
+        # A copy of the dataset whose validation rows are changed on disk.
+        copy = tmp_path / "altered"
+        shutil.copytree(cohort["dataset"], copy)
         genotypes = np.array(dataset.genotypes)
         genotypes[val_index] = 2 - np.maximum(genotypes[val_index], 0)
-        altered = type(dataset)(**{**dataset.__dict__, "genotypes": genotypes})
+        np.save(copy / "genotypes.npy", genotypes)
+        altered = open_dataset(copy)
         after = embed.count_by_class(altered, train_index)
         np.testing.assert_array_equal(before, after)
+        # The change is visible to a count that includes validation rows.
+        every_row = np.arange(dataset.num_samples)
+        assert not np.array_equal(
+            embed.count_by_class(dataset, every_row),
+            embed.count_by_class(altered, every_row),
+        )
 
     def test_missing_calls_and_absent_class(self, tmp_path):
         from .simulate import write_labels
@@ -310,6 +321,37 @@ class TestPredict:
         assert result.num_variants_used.tolist() == [dataset.num_variants] * len(
             result.sample_id
         )
+
+    def test_missing_calls_leave_the_first_layer_sum(self, cohort, tmp_path):
+        # 30 % of the calls missing, a different 30 % in every sample.
+        rng = np.random.default_rng(5)
+        lines = []
+        for line in cohort["train"].read_text().splitlines():
+            if not line.startswith("#"):
+                fields = line.split("\t")
+                for column in range(9, len(fields)):
+                    if rng.random() < 0.3:
+                        fields[column] = "./."
+                line = "\t".join(fields)
+            lines.append(line)
+        masked = tmp_path / "masked.vcf"
+        masked.write_text("\n".join(lines) + "\n")
+        result = predict.predict(cohort["model"], str(masked), show_progress=False)
+
+        # Directly: the sum over each sample's called variants of its dosage
+        # and offset terms, scaled up to all the model's variants.
+        model = modelfile.load(cohort["model"])
+        network, first = predict.load_network(model)
+        _, genotypes = baselines.aligned_genotypes(model, str(masked))
+        called = torch.from_numpy(genotypes >= 0).float()
+        with torch.no_grad():
+            x = network.transform(torch.from_numpy(genotypes))
+            h = x @ first.weight_e + called @ first.variant_offset
+            h *= genotypes.shape[1] / called.sum(dim=1, keepdim=True)
+            logits = network.head(h).double()
+        expected = torch.softmax(logits / model.temperature, dim=1).numpy()
+        assert (result.num_variants_used < 0.8 * genotypes.shape[1]).all()
+        np.testing.assert_allclose(result.probabilities, expected, atol=1e-5)
 
     def test_output_columns(self, cohort, tmp_path):
         dietnet("predict", cohort["model"], cohort["test"], "-o", tmp_path / "p.tsv")

@@ -286,6 +286,21 @@ class TestBadFiles:
         ):
             read_all(path)
 
+    def test_trailing_tab_is_not_a_sample_column(self, tmp_path):
+        path = literal_vcf(tmp_path, ["1 10 . A G . . . GT 0/1 1/1"])
+        path.write_bytes(path.read_bytes().replace(b"1/1\n", b"1/1\t\n"))
+        dosage, variants, _ = read_all(path)
+        assert dosage.tolist() == [[1], [2]]
+        assert [v[1] for v in variants] == [10]
+
+    def test_empty_line_is_refused(self, tmp_path):
+        # htslib reads it as a record on contig "" and cyvcf2 then crashes.
+        path = literal_vcf(
+            tmp_path, ["1 10 . A G . . . GT 0/1 0/0", "", "1 20 . A G . . . GT 0/1 0/0"]
+        )
+        with pytest.raises(InputError, match=r"has an empty line among its records"):
+            read_all(path)
+
     def test_malformed_position(self, tmp_path):
         path = literal_vcf(
             tmp_path, ["1 10 . A G . . . GT 0/1 0/0", "1 x2 . A G . . . GT 0/1 0/0"]
