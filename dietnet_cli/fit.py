@@ -343,15 +343,24 @@ def predict_logits(
 ) -> torch.Tensor:
     """Logits of ``rows`` in eval mode, the first-layer weights computed once.
 
+    Missing calls are treated as ``dietnet predict`` treats them (left out
+    of the sum, which is then scaled up), so validation and calibration see
+    what prediction computes.
+
     Returns (len(rows), num_classes) float32 on CPU.
     """
     model.eval()
-    weight_e, _, offset, _ = model.first_layer_weights(class_counts)
+    first = model.first_layer_weights(class_counts, variant_terms=True)
     out = []
     for start in range(0, len(rows), batch_size):
         chunk = rows[start : start + batch_size]
         g = torch.from_numpy(np.asarray(genotypes[chunk])).to(device)
-        h = model.transform(g) @ weight_e + offset  # (batch, num_hidden)
+        called = g >= 0
+        # (batch, num_hidden)
+        h = first.complete(
+            first.partial_sum(model.transform(g), called, slice(None)),
+            called.sum(dim=1),
+        )
         out.append(model.head(h).float().cpu())
     if not out:
         return torch.zeros(0, model.num_classes)

@@ -315,6 +315,38 @@ class FirstLayer(NamedTuple):
     # for or when the offset is zero.
     variant_offset: torch.Tensor | None = None
 
+    def partial_sum(
+        self, x: torch.Tensor, called: torch.Tensor, index: torch.Tensor | slice
+    ) -> torch.Tensor:
+        """One chunk's share of the first-layer sum.
+
+        ``x`` is (batch, n) ``transform``-ed input and ``called`` (batch, n)
+        bool for the model's variants ``index``; returns (batch, num_hidden)
+        float32: the dosage terms and, for called genotypes only, the
+        offset's terms.
+        """
+        part = x @ self.weight_e[index]
+        if self.variant_offset is not None:
+            part = part + called.float() @ self.variant_offset[index]
+        return part
+
+    def complete(self, total: torch.Tensor, num_called: torch.Tensor) -> torch.Tensor:
+        """The pre-activation from the partial sums of all chunks.
+
+        Variants absent or not called contribute nothing to ``total``
+        (batch, num_hidden); each sample's sum is scaled up to the model's
+        number of variants by ``num_variants / num_called`` (batch,), as
+        dropout does, so the layers after it see the scale they were trained
+        on, and the linear path is the assignment test over the variants
+        the sample has.
+        """
+        num_variants = self.weight_e.shape[0]
+        scale = num_variants / num_called.clamp(min=1).to(total.dtype)
+        total = total * scale[:, None]
+        if self.variant_offset is None:
+            total = total + self.offset.to(total.dtype)
+        return total
+
 
 class _AuxNetwork(nn.Module):
     """MLP mapping each variant's embedding to its rows of the weights."""

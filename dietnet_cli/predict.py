@@ -164,29 +164,17 @@ def predict(
             used += called.sum(axis=1)
             index = torch.from_numpy(match.model_index)
             x = network.transform(torch.from_numpy(dosage), index)
-            part = x @ weight_e[index]
-            if first.variant_offset is not None:
-                # The offset's terms of the variants called in each sample.
-                part += torch.from_numpy(called).float() @ first.variant_offset[index]
-            hidden += part.double()
+            hidden += first.partial_sum(x, torch.from_numpy(called), index).double()
 
     counts = matcher.counts
     _log_matching(counts, matcher.num_variants, input_path)
     _check_overlap(counts, matcher.num_variants, options, input_path, model)
 
-    # Absent variants and missing calls contribute nothing to the sum over
-    # variants, neither their dosage nor their offset terms (so the linear
-    # path is the assignment test over the variants the sample has); scale
-    # each sample's sum up to the full number of variants, as dropout does,
-    # so the layers after it see the scale they were trained on.
-    scale = matcher.num_variants / np.maximum(used, 1)
-    hidden *= torch.from_numpy(scale)[:, None]
-    if first.variant_offset is None:
-        hidden += first.offset.double()
-
-    # Calibrated probabilities: softmax(logits / T).
+    # Calibrated probabilities: softmax(logits / T), from the sum over the
+    # variants each sample has (FirstLayer.complete).
     with torch.no_grad():
-        logits = network.head(hidden.float()).double()
+        h = first.complete(hidden, torch.from_numpy(used))
+        logits = network.head(h.float()).double()
         probabilities = torch.softmax(logits / model.temperature, dim=1).numpy()
     status = []
     for sample in range(num_samples):
