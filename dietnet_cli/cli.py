@@ -312,6 +312,29 @@ def _given(**values: object) -> dict:
 
 ARCH = "Architecture"
 OPT = "Optimisation"
+# The defaults of ModelConfig and TrainConfig as --help shows them (the
+# configurations import torch, which --help should not wait for); a test
+# checks that they agree.
+TRAIN_DEFAULTS = {
+    "model": "dietnet",
+    "num_hidden": "100",
+    "hidden_layers": "100,100",
+    "aux_hidden": "100",
+    "activation": "tanh",
+    "init": "uniform",
+    "init_scale": "1.0",
+    "dropout": "0.0",
+    "batch_norm": "batch-norm",
+    "gamma": "0.0",
+    "optimizer": "adam",
+    "learning_rate": "0.0001, or 0.001 without the assignment-test path",
+    "weight_decay": "0.0",
+    "clip_norm": "0.0",
+    "batch_size": "64",
+    "epochs": "15",
+    "patience": "5",
+    "leave_batch_out": "leave-batch-out",
+}
 
 
 @app.command()
@@ -323,17 +346,24 @@ def train(
         typer.Option(
             help="dietnet, or the paper's plain mlp for comparison.",
             rich_help_panel=ARCH,
+            show_default=TRAIN_DEFAULTS["model"],
         ),
     ] = None,
     num_hidden: Annotated[
         int | None,
-        typer.Option(min=1, help="Width of the first layer W_e.", rich_help_panel=ARCH),
+        typer.Option(
+            min=1,
+            help="Width of the first layer W_e.",
+            rich_help_panel=ARCH,
+            show_default=TRAIN_DEFAULTS["num_hidden"],
+        ),
     ] = None,
     hidden_layers: Annotated[
         str | None,
         typer.Option(
             help="Widths of further hidden layers, e.g. '100,100'.",
             rich_help_panel=ARCH,
+            show_default=TRAIN_DEFAULTS["hidden_layers"],
         ),
     ] = None,
     aux_hidden: Annotated[
@@ -342,23 +372,45 @@ def train(
             min=1,
             help="Width of the auxiliary networks' hidden layer.",
             rich_help_panel=ARCH,
+            show_default=TRAIN_DEFAULTS["aux_hidden"],
         ),
     ] = None,
     activation: Annotated[
-        ActivationChoice | None, typer.Option(rich_help_panel=ARCH)
+        ActivationChoice | None,
+        typer.Option(rich_help_panel=ARCH, show_default=TRAIN_DEFAULTS["activation"]),
     ] = None,
     init: Annotated[
         InitChoice | None,
-        typer.Option(help="Weight initialisation.", rich_help_panel=ARCH),
+        typer.Option(
+            help="Weight initialisation.",
+            rich_help_panel=ARCH,
+            show_default=TRAIN_DEFAULTS["init"],
+        ),
     ] = None,
     init_scale: Annotated[
-        float | None, typer.Option(help="Initialisation scale.", rich_help_panel=ARCH)
+        float | None,
+        typer.Option(
+            help="Initialisation scale.",
+            rich_help_panel=ARCH,
+            show_default=TRAIN_DEFAULTS["init_scale"],
+        ),
     ] = None,
     dropout: Annotated[
-        float | None, typer.Option(min=0.0, max=0.95, rich_help_panel=ARCH)
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=0.95,
+            rich_help_panel=ARCH,
+            show_default=TRAIN_DEFAULTS["dropout"],
+        ),
     ] = None,
     batch_norm: Annotated[
-        bool | None, typer.Option("--batch-norm/--no-batch-norm", rich_help_panel=ARCH)
+        bool | None,
+        typer.Option(
+            "--batch-norm/--no-batch-norm",
+            rich_help_panel=ARCH,
+            show_default=TRAIN_DEFAULTS["batch_norm"],
+        ),
     ] = None,
     gamma: Annotated[
         float | None,
@@ -366,33 +418,58 @@ def train(
             min=0.0,
             help="Weight of the reconstruction loss; 0 turns the decoder off.",
             rich_help_panel=ARCH,
+            show_default=TRAIN_DEFAULTS["gamma"],
         ),
     ] = None,
     optimizer: Annotated[
-        OptimizerChoice | None, typer.Option(rich_help_panel=OPT)
+        OptimizerChoice | None,
+        typer.Option(rich_help_panel=OPT, show_default=TRAIN_DEFAULTS["optimizer"]),
     ] = None,
     learning_rate: Annotated[
         float | None,
-        typer.Option("--learning-rate", "--lr", min=0.0, rich_help_panel=OPT),
+        typer.Option(
+            "--learning-rate",
+            "--lr",
+            min=0.0,
+            rich_help_panel=OPT,
+            show_default=TRAIN_DEFAULTS["learning_rate"],
+        ),
     ] = None,
     weight_decay: Annotated[
         float | None,
-        typer.Option(min=0.0, help="L2 weight decay.", rich_help_panel=OPT),
+        typer.Option(
+            min=0.0,
+            help="L2 weight decay.",
+            rich_help_panel=OPT,
+            show_default=TRAIN_DEFAULTS["weight_decay"],
+        ),
     ] = None,
     clip_norm: Annotated[
         float | None,
         typer.Option(
-            min=0.0, help="Clip the gradient norm; 0 = off.", rich_help_panel=OPT
+            min=0.0,
+            help="Clip the gradient norm; 0 = off.",
+            rich_help_panel=OPT,
+            show_default=TRAIN_DEFAULTS["clip_norm"],
         ),
     ] = None,
-    batch_size: Annotated[int | None, typer.Option(min=1, rich_help_panel=OPT)] = None,
-    epochs: Annotated[int | None, typer.Option(min=1, rich_help_panel=OPT)] = None,
+    batch_size: Annotated[
+        int | None,
+        typer.Option(
+            min=1, rich_help_panel=OPT, show_default=TRAIN_DEFAULTS["batch_size"]
+        ),
+    ] = None,
+    epochs: Annotated[
+        int | None,
+        typer.Option(min=1, rich_help_panel=OPT, show_default=TRAIN_DEFAULTS["epochs"]),
+    ] = None,
     patience: Annotated[
         int | None,
         typer.Option(
             min=1,
             help="Epochs without a better validation accuracy before stopping.",
             rich_help_panel=OPT,
+            show_default=TRAIN_DEFAULTS["patience"],
         ),
     ] = None,
     leave_batch_out: Annotated[
@@ -401,6 +478,7 @@ def train(
             "--leave-batch-out/--no-leave-batch-out",
             help="Recompute the embedding without each batch's own samples.",
             rich_help_panel=OPT,
+            show_default=TRAIN_DEFAULTS["leave_batch_out"],
         ),
     ] = None,
     val_fraction: ValFraction = 0.1,

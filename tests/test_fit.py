@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from dietnet_cli import cli
 from dietnet_cli.fit import (
     FINE_TUNE_RATE,
     FREE_RATE,
@@ -107,6 +108,36 @@ class TestLearningRate:
     def test_given_rate_is_kept(self):
         config = TrainConfig(learning_rate=0.05)
         assert resolve_learning_rate(config, ModelConfig()) is config
+
+
+def test_help_shows_the_configuration_defaults():
+    model, train = ModelConfig(), TrainConfig()
+
+    def flag(name, value):
+        return name if value else f"no-{name}"
+
+    expected = {
+        "model": model.model,
+        "num_hidden": str(model.num_hidden),
+        "hidden_layers": ",".join(str(w) for w in model.hidden_layers),
+        "aux_hidden": str(model.aux_hidden),
+        "activation": model.activation,
+        "init": model.init,
+        "init_scale": str(model.init_scale),
+        "dropout": str(model.dropout),
+        "batch_norm": flag("batch-norm", model.batch_norm),
+        "gamma": str(model.gamma),
+        "optimizer": train.optimizer,
+        "learning_rate": f"{FINE_TUNE_RATE:g}, or {FREE_RATE:g} without the "
+        "assignment-test path",
+        "weight_decay": str(train.weight_decay),
+        "clip_norm": str(train.clip_norm),
+        "batch_size": str(train.batch_size),
+        "epochs": str(train.epochs),
+        "patience": str(train.patience),
+        "leave_batch_out": flag("leave-batch-out", train.leave_batch_out),
+    }
+    assert cli.TRAIN_DEFAULTS == expected
 
 
 class TestFit:
