@@ -37,13 +37,21 @@ def data():
     return genotypes, labels, np.sort(order[:80]), np.sort(order[80:])
 
 
+def centred_model(genotypes, labels):
+    """A fresh Diet Network on centred dosage, and the counts it learns from."""
+    model = DietNetwork(ModelConfig(), num_variants=genotypes.shape[1], num_classes=4)
+    counts = count_genotypes(genotypes, labels, 4)
+    mean = (counts[..., 1] + 2 * counts[..., 2]).sum(1) / counts.sum((1, 2))
+    model.set_input_stats(
+        torch.from_numpy(mean).float(), torch.ones(genotypes.shape[1])
+    )
+    return model, counts
+
+
 class TestLinearPath:
     def test_first_layer_reproduces_the_assignment_test(self, data):
         genotypes, labels, train, test = data
-        model = DietNetwork(ModelConfig(), num_variants=400, num_classes=4)
-        counts = count_genotypes(genotypes[train], labels[train], 4)
-        mean = (counts[..., 1] + 2 * counts[..., 2]).sum(1) / counts.sum((1, 2))
-        model.set_input_stats(torch.from_numpy(mean).float(), torch.ones(400))
+        model, counts = centred_model(genotypes[train], labels[train])
         first = model.first_layer_weights(torch.from_numpy(counts))
         x = model.transform(torch.from_numpy(genotypes[test]))
         scores = (x @ first.weight_e + first.offset)[:, :4].detach().double().numpy()
@@ -56,10 +64,7 @@ class TestLinearPath:
 
     def test_offset_terms_leave_out_the_variants_a_sample_lacks(self, data):
         genotypes, labels, train, test = data
-        model = DietNetwork(ModelConfig(), num_variants=400, num_classes=4)
-        counts = count_genotypes(genotypes[train], labels[train], 4)
-        mean = (counts[..., 1] + 2 * counts[..., 2]).sum(1) / counts.sum((1, 2))
-        model.set_input_stats(torch.from_numpy(mean).float(), torch.ones(400))
+        model, counts = centred_model(genotypes[train], labels[train])
         first = model.first_layer_weights(torch.from_numpy(counts), variant_terms=True)
         torch.testing.assert_close(first.variant_offset.sum(0), first.offset)
 

@@ -629,17 +629,12 @@ class TestTextDecoder:
 
 
 class TestDamagedCompression:
-    def test_corrupt_bgzf_block(self, tmp_path, big_vcf):
-        whole = compress(tmp_path, big_vcf, "z")
-        data = bytearray(whole.read_bytes())
-        data[len(data) // 2] ^= 0xFF
-        bad = tmp_path / "bad.vcf.gz"
-        bad.write_bytes(bytes(data))
-        with pytest.raises(InputError, match=r"bad.vcf.gz is damaged or malformed"):
-            read_all(bad)
-
-    def test_corrupt_plain_gzip(self, tmp_path, big_vcf):
-        whole = plain_gzip(big_vcf, tmp_path / "plain.vcf.gz")
+    @pytest.mark.parametrize("kind", ["bgzf", "gzip"])
+    def test_flipped_byte_in_the_middle(self, tmp_path, big_vcf, kind):
+        if kind == "bgzf":
+            whole = compress(tmp_path, big_vcf, "z")
+        else:
+            whole = plain_gzip(big_vcf, tmp_path / "plain.vcf.gz")
         data = bytearray(whole.read_bytes())
         data[len(data) // 2] ^= 0xFF
         bad = tmp_path / "bad.vcf.gz"
