@@ -540,16 +540,19 @@ class DietNetwork(nn.Module):
 
     # -- embedding and first layer -----------------------------------------
 
-    def embedding_features(self, class_counts: torch.Tensor) -> torch.Tensor:
+    def embedding_features(
+        self, class_counts: torch.Tensor, alt_logit: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Per-variant features for the auxiliary network.
 
-        Returns (num_variants, num_features) float32.
+        ``alt_logit`` is ``logit(class_frequency(class_counts))`` when the
+        caller has it already. Returns (num_variants, num_features) float32.
         """
         counts = class_counts.float()
         if self.config.embedding == "histogram":
             total = counts.sum(dim=-1, keepdim=True).clamp(min=1.0)
             return (counts / total).flatten(1)
-        logit = self._alt_logit(counts)
+        logit = self._alt_logit(counts) if alt_logit is None else alt_logit
         mean = logit.mean(dim=1, keepdim=True)
         # both of order 1 for the MLP
         return torch.cat([logit - mean, mean], dim=1) / 2.0
@@ -594,8 +597,15 @@ class DietNetwork(nn.Module):
         if class_counts is None:
             raise ValueError("A Diet Network needs class_counts for its weights.")
 
+        # The shrunk class frequencies, computed once for the features and
+        # the assignment-test path: (num_variants, num_classes)
+        p = log_q = alt_logit = None
+        if self.config.embedding == "frequency":
+            p = self.class_frequency(class_counts.float())
+            log_q = torch.log1p(-p)
+            alt_logit = torch.log(p) - log_q
         # (num_variants, num_features)
-        features = self.embedding_features(class_counts)
+        features = self.embedding_features(class_counts, alt_logit)
         out = self.aux_encoder(features)
         weight_e = out[:, :hidden]
         offset = torch.zeros(hidden, device=weight_e.device, dtype=weight_e.dtype)
@@ -606,11 +616,9 @@ class DietNetwork(nn.Module):
             # x = g - m it is x . logit(p_c) plus a term that depends on the
             # counts alone, the offset; centring logit(p_j.) across classes
             # changes each sample's scores by one constant.
-            p = self.class_frequency(class_counts.float())
-            logit = torch.log(p) - torch.log1p(-p)
-            logit = logit - logit.mean(dim=1, keepdim=True)
+            logit = alt_logit - alt_logit.mean(dim=1, keepdim=True)
             # (num_variants, num_classes)
-            per_variant = self.variant_mean[:, None] * logit + 2 * torch.log1p(-p)
+            per_variant = self.variant_mean[:, None] * logit + 2 * log_q
             per_variant = per_variant - per_variant.mean(dim=1, keepdim=True)
             if self.config.reliability:
                 # (num_variants, 1), 1 at initialisation
