@@ -602,15 +602,17 @@ def _keep(
     reasons[minor < filters.maf] = "maf"
     reasons[(alt_count == 0) | (alt_count == 2 * called)] = "monomorphic"
     reasons[missing_rate > filters.max_missing] = "missing"
-    for column in range(block.num_variants):
+
+    # Variants not in the list, and repeats of a variant already kept.
+    contig = {name: genome.normalize_contig(name) for name in set(block.chrom)}
+    positions = block.position.tolist()
+    for column in np.flatnonzero(reasons == "").tolist():
         key = (
-            genome.normalize_contig(block.chrom[column]),
-            int(block.position[column]),
+            contig[block.chrom[column]],
+            positions[column],
             block.ref[column],
             block.alt[column],
         )
-        if reasons[column]:
-            continue
         if variant_list is not None and not variant_list.contains(
             block.chrom[column],
             key[1],
