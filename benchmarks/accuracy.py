@@ -230,27 +230,37 @@ def run_dietnet(
     return float((logits.argmax(1).numpy() == labels[np.sort(test)]).mean())
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options every accuracy benchmark takes: data, seed, threads."""
     parser.add_argument("--vcf", type=Path, default=DATA / "1kg-train.vcf.gz")
     parser.add_argument("--panel", type=Path, default=DATA / "1kg-train.panel.tsv")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1)
+
+
+def subset(text: str, allowed, what: str) -> list[str]:
+    """The comma-separated names of ``text``; exit with an error line when
+    one is not in ``allowed``."""
+    names = [name for name in text.split(",") if name]
+    unknown = sorted(set(names) - set(allowed))
+    if unknown:
+        sys.exit(f"Error: unknown {what} {unknown}; use some of {list(allowed)}.")
+    return names
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_data_arguments(parser)
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument(
         "--methods",
         default=",".join(METHODS),
         help=f"comma-separated subset of {','.join(METHODS)}",
     )
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
     torch.set_num_threads(args.threads)
-    methods = [m for m in args.methods.split(",") if m]
-    unknown = sorted(set(methods) - set(METHODS))
-    if unknown:
-        sys.exit(
-            f"Error: unknown methods {unknown}; use a subset of {','.join(METHODS)}."
-        )
+    methods = subset(args.methods, METHODS, "methods")
 
     genotypes, labels, names, class_group = read_vcf(args.vcf, args.panel)
     num_classes = len(names)

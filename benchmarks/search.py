@@ -21,11 +21,10 @@ import dataclasses
 import logging
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
-from accuracy import DATA, inner_split, read_vcf
+from accuracy import add_data_arguments, inner_split, read_vcf, subset
 from sklearn.model_selection import StratifiedKFold
 
 from dietnet_cli.fit import TrainConfig, fit
@@ -69,21 +68,13 @@ CONFIGS = {
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--vcf", type=Path, default=DATA / "1kg-train.vcf.gz")
-    parser.add_argument("--panel", type=Path, default=DATA / "1kg-train.panel.tsv")
+    add_data_arguments(parser)
     parser.add_argument("--folds", type=int, default=3)
     parser.add_argument("--configs", default=",".join(CONFIGS))
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
     torch.set_num_threads(args.threads)
-    names = [name for name in args.configs.split(",") if name]
-    unknown = sorted(set(names) - set(CONFIGS))
-    if unknown:
-        sys.exit(
-            f"Error: unknown configurations {unknown}; use some of {list(CONFIGS)}."
-        )
+    names = subset(args.configs, CONFIGS, "configurations")
 
     genotypes, labels, classes, class_group = read_vcf(args.vcf, args.panel)
     splitter = StratifiedKFold(5, shuffle=True, random_state=args.seed)
