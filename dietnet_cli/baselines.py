@@ -21,8 +21,8 @@ are applied to the same input, aligned to the model's variants the way
     the three on the 1000 Genomes data, and the network's starting point.
 
 For the two scikit-learn classifiers, missing calls and model variants
-absent from the input enter at the training mean of the variant, as they do
-in the network; the assignment test leaves them out of the likelihood.
+absent from the input enter at the training mean of the variant; the
+assignment test, like the network, leaves them out.
 INPUT is never used to choose anything.
 """
 

@@ -5,8 +5,9 @@ of variants at a time: each block is matched to the model's variants
 (:mod:`dietnet_cli.harmonize`) and its contribution ``x @ W_e`` is added to
 a (num_samples, num_hidden) accumulator. Memory stays O(num_samples x
 num_hidden) plus one block, whatever the number of variants. Model variants
-absent from the input, and missing calls, contribute nothing, which is the
-same as entering at the training mean.
+absent from the input, and missing calls, contribute nothing, neither their
+dosage nor their share of the offset, and each sample's sum is scaled up to
+the model's number of variants (:meth:`FirstLayer.complete`).
 """
 
 from __future__ import annotations
@@ -251,10 +252,10 @@ def _log_matching(
 ) -> None:
     logger.info(
         "Found %s of %s model variants in %s (%s with REF/ALT swapped, %s "
-        "strand-flipped); %s absent enter at the training mean.",
+        "strand-flipped); %s absent are left out of every sample's score.",
         f"{counts.found:,}",
         f"{num_model:,}",
-        input_path,
+        "standard input" if input_path == "-" else input_path,
         f"{counts.swapped:,}",
         f"{counts.flipped:,}",
         f"{num_model - counts.found:,}",
