@@ -145,18 +145,23 @@ def test_help_shows_the_configuration_defaults():
     assert cli.TRAIN_DEFAULTS == expected
 
 
+def fit_small(data, model_config=None, genotypes=None, **train_options):
+    """``fit`` on the simulated data: 4 classes, its train and test rows."""
+    default_genotypes, labels, train, test = data
+    return fit(
+        default_genotypes if genotypes is None else genotypes,
+        labels,
+        train,
+        test,
+        model_config or ModelConfig(),
+        TrainConfig(**train_options),
+        num_classes=4,
+    )
+
+
 class TestFit:
     def test_calibrated_start_is_recorded_as_epoch_zero(self, data):
-        genotypes, labels, train, test = data
-        result = fit(
-            genotypes,
-            labels,
-            train,
-            test,
-            ModelConfig(),
-            TrainConfig(epochs=2, batch_size=16),
-            num_classes=4,
-        )
+        result = fit_small(data, epochs=2, batch_size=16)
         assert [row["epoch"] for row in result.history] == [0, 1, 2]
         assert 0 <= result.best_epoch <= 2
         # the fitted head beats chance by far on held-out samples
@@ -164,37 +169,17 @@ class TestFit:
 
     @pytest.mark.parametrize("model", ["dietnet", "mlp"])
     def test_loss_falls_without_the_linear_path(self, data, model):
-        genotypes, labels, train, test = data
         config = ModelConfig(model=model, linear_path=False, num_hidden=20)
-        result = fit(
-            genotypes,
-            labels,
-            train,
-            test,
-            config,
-            TrainConfig(epochs=6, patience=6, batch_size=16),
-            num_classes=4,
-        )
+        result = fit_small(data, config, epochs=6, patience=6, batch_size=16)
         losses = [row["loss"] for row in result.history]
         assert result.history[0]["epoch"] == 1
         assert losses[-1] < 0.8 * losses[0]
 
     def test_validation_rows_do_not_change_the_embedding_or_scaling(self, data):
-        genotypes, labels, train, test = data
+        genotypes, _, _, test = data
         changed = genotypes.copy()
         changed[test] = 2 - np.where(changed[test] < 0, 1, changed[test])
-        runs = [
-            fit(
-                g,
-                labels,
-                train,
-                test,
-                ModelConfig(),
-                TrainConfig(epochs=1),
-                num_classes=4,
-            )
-            for g in (genotypes, changed)
-        ]
+        runs = [fit_small(data, genotypes=g, epochs=1) for g in (genotypes, changed)]
         np.testing.assert_array_equal(runs[0].class_counts, runs[1].class_counts)
         for name in ("variant_mean", "variant_scale"):
             torch.testing.assert_close(
@@ -202,16 +187,8 @@ class TestFit:
             )
 
     def test_predict_logits_matches_forward(self, data):
-        genotypes, labels, train, test = data
-        result = fit(
-            genotypes,
-            labels,
-            train,
-            test,
-            ModelConfig(),
-            TrainConfig(epochs=1),
-            num_classes=4,
-        )
+        genotypes, _, _, test = data
+        result = fit_small(data, epochs=1)
         counts = torch.from_numpy(result.class_counts)
         logits = predict_logits(result.model, genotypes, test, counts)
         forward, _ = result.model(torch.from_numpy(genotypes[test]), counts)
