@@ -126,7 +126,9 @@ class Dataset:
 
     def genotype_rows(self) -> GenotypeRows:
         """The genotype matrix read by ``pread`` instead of a memory map."""
-        return GenotypeRows(self.path / GENOTYPES)
+        return GenotypeRows(
+            self.path / GENOTYPES, self.genotypes.shape, self.genotypes.offset
+        )
 
     def classes(self) -> list[str]:
         """The distinct labels, sorted."""
@@ -149,18 +151,14 @@ class GenotypeRows:
     memory map would make the whole matrix count as the trainer's memory.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, shape: tuple[int, int], offset: int) -> None:
+        # The file is a row-major int8 .npy (open_dataset checked it); its
+        # data start ``offset`` bytes in.
         self._descriptor: int | None = None
-        header = np.load(path, mmap_mode="r")
-        if not header.flags.c_contiguous or header.dtype != np.int8:
-            raise DatasetError(
-                f"{path} is not a row-major int8 matrix; re-run dietnet prepare."
-            )
-        self.shape: tuple[int, int] = header.shape
-        self.dtype = header.dtype
+        self.shape = shape
+        self.dtype = np.dtype(np.int8)
         self.ndim = 2
-        self._offset = header.offset
-        del header
+        self._offset = offset
         self._path = path
 
     def __len__(self) -> int:
@@ -357,25 +355,37 @@ def assemble_genotypes(
     matrix = np.lib.format.open_memmap(
         out_path, mode="w+", dtype=np.int8, shape=(num_samples, total)
     )
+    # Sample i's row starts at byte offset + i * total of the file.
+    offset = matrix.offset
     del matrix
     column = 0
-    for store in stores:
-        with open(store.path, "rb") as handle:
-            pending: list[np.ndarray] = []
-            pending_bytes = 0
-            for width in store.widths:
-                block = np.fromfile(handle, dtype=np.int8, count=num_samples * width)
-                pending.append(block.reshape(num_samples, width))
-                pending_bytes += block.nbytes
-                if pending_bytes >= group_bytes:
-                    column = _write_columns(out_path, pending, column)
-                    pending, pending_bytes = [], 0
-            if pending:
-                column = _write_columns(out_path, pending, column)
+    with open(out_path, "r+b", buffering=0) as out:
+        for store in stores:
+            with open(store.path, "rb") as handle:
+                pending: list[np.ndarray] = []
+                pending_bytes = 0
+                for width in store.widths:
+                    block = np.fromfile(
+                        handle, dtype=np.int8, count=num_samples * width
+                    )
+                    pending.append(block.reshape(num_samples, width))
+                    pending_bytes += block.nbytes
+                    if pending_bytes >= group_bytes:
+                        column = _write_columns(
+                            out.fileno(), offset, total, pending, column
+                        )
+                        pending, pending_bytes = [], 0
+                if pending:
+                    column = _write_columns(
+                        out.fileno(), offset, total, pending, column
+                    )
 
 
-def _write_columns(out_path: Path, blocks: list[np.ndarray], column: int) -> int:
-    """Write sample-major blocks side by side from ``column`` on; return the
+def _write_columns(
+    descriptor: int, offset: int, total: int, blocks: list[np.ndarray], column: int
+) -> int:
+    """Write sample-major blocks side by side from ``column`` on, in a matrix
+    of ``total`` columns starting ``offset`` bytes into the file; return the
     column after them.
 
     Each sample's part of the group is one contiguous run of the file, so it
@@ -384,18 +394,10 @@ def _write_columns(out_path: Path, blocks: list[np.ndarray], column: int) -> int
     """
     group = np.concatenate(blocks, axis=1) if len(blocks) > 1 else blocks[0]
     group = np.ascontiguousarray(group, dtype=np.int8)
-    num_samples, width = group.shape
-    header = np.load(out_path, mmap_mode="r")
-    offset, total = header.offset, header.shape[1]
-    del header
-    descriptor = os.open(out_path, os.O_WRONLY)
-    try:
-        for row in range(num_samples):
-            data = memoryview(group[row])
-            where = offset + row * total + column
-            while data:
-                written = os.pwrite(descriptor, data, where)
-                data, where = data[written:], where + written
-    finally:
-        os.close(descriptor)
-    return column + width
+    for row in range(group.shape[0]):
+        data = memoryview(group[row])
+        where = offset + row * total + column
+        while data:
+            written = os.pwrite(descriptor, data, where)
+            data, where = data[written:], where + written
+    return column + group.shape[1]

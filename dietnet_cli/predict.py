@@ -112,7 +112,6 @@ def predict(
     """Predict the class of every sample of a VCF/BCF/PLINK input."""
     model = modelfile.load(model_path)
     network, first = load_network(model)
-    weight_e = first.weight_e
     matcher = harmonize.VariantMatcher(
         model.variants.chrom,
         model.variants.position,
@@ -148,7 +147,7 @@ def predict(
     # Stream the blocks, adding each one's share of the first layer.
     num_samples = len(sample_id)
     # (num_samples, num_hidden) float64 accumulator of x @ W_e
-    hidden = torch.zeros(num_samples, weight_e.shape[1], dtype=torch.float64)
+    hidden = torch.zeros(num_samples, first.weight_e.shape[1], dtype=torch.float64)
     used = np.zeros(num_samples, dtype=np.int64)
     with progress.bar("Predicting", enabled=show_progress) as bar, torch.no_grad():
         for block in _whole_positions(blocks):

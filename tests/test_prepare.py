@@ -126,6 +126,22 @@ class TestDataset:
         np.testing.assert_array_equal(rows[index], opened.genotypes[index])
         rows.close()
 
+    @pytest.mark.parametrize("group_bytes", [1, 7, 1 << 26])
+    def test_assembly_in_groups_of_any_size(self, tmp_path, group_bytes):
+        rng = np.random.default_rng(2)
+        # (num_samples, num_variants) int8 of two stores of uneven blocks
+        matrix = rng.integers(-1, 3, size=(5, 23)).astype(np.int8)
+        cuts = [(0, 4), (4, 5), (5, 12), (12, 23)]
+        stores = []
+        for name, blocks in (("a", cuts[:2]), ("b", cuts[2:])):
+            store = dataset.BlockStore(tmp_path / name, num_samples=5)
+            for start, stop in blocks:
+                store.append(matrix[:, start:stop])
+            store.close()
+            stores.append(store)
+        dataset.assemble_genotypes(stores, tmp_path / "g.npy", group_bytes=group_bytes)
+        np.testing.assert_array_equal(np.load(tmp_path / "g.npy"), matrix)
+
     def test_missing_calls_kept_as_minus_one(
         self, tmp_path, cohort, vcf_path, labels_path
     ):
