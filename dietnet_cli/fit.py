@@ -35,6 +35,7 @@ from torch import nn
 
 from dietnet_cli.model import (
     DietNetwork,
+    FirstLayer,
     ModelConfig,
     count_genotypes,
     input_stats_from_counts,
@@ -211,17 +212,28 @@ def _linear_scores(
     """
     device = class_counts.device
     out = []
-    first = model.first_layer_weights(class_counts)
+    if not leave_batch_out:
+        first = model.first_layer_weights(class_counts, variant_terms=True)
     for batch in batches:
         g = torch.from_numpy(np.asarray(genotypes[batch])).to(device)
         if leave_batch_out:
             counts = class_counts - count_genotypes(
                 g, labels[batch].to(device), model.num_classes
             )
-            first = model.first_layer_weights(counts)
-        h = model.transform(g) @ first.weight_e + first.offset
+            first = model.first_layer_weights(counts, variant_terms=True)
+        h = _first_layer_sum(model, first, g)
         out.append((h[:, : model.num_classes] * model.input_gain).double().cpu())
     return torch.cat(out)
+
+
+def _first_layer_sum(
+    model: DietNetwork, first: FirstLayer, genotypes: torch.Tensor
+) -> torch.Tensor:
+    """(batch, num_hidden) first-layer pre-activation of int8 ``genotypes``,
+    with missing calls left out as ``dietnet predict`` leaves them out."""
+    called = genotypes >= 0
+    part = first.partial_sum(model.transform(genotypes), called, slice(None))
+    return first.complete(part, called.sum(dim=1))
 
 
 def _fit_head(
@@ -355,13 +367,7 @@ def predict_logits(
     for start in range(0, len(rows), batch_size):
         chunk = rows[start : start + batch_size]
         g = torch.from_numpy(np.asarray(genotypes[chunk])).to(device)
-        called = g >= 0
-        # (batch, num_hidden)
-        h = first.complete(
-            first.partial_sum(model.transform(g), called, slice(None)),
-            called.sum(dim=1),
-        )
-        out.append(model.head(h).float().cpu())
+        out.append(model.head(_first_layer_sum(model, first, g)).float().cpu())
     if not out:
         return torch.zeros(0, model.num_classes)
     return torch.cat(out)
