@@ -38,6 +38,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
+from dietnet_cli.baselines import AssignmentTest
 from dietnet_cli.fit import TrainConfig, fit, predict_logits, training_class_counts
 from dietnet_cli.model import ModelConfig, alt_frequency
 
@@ -177,36 +178,34 @@ def run_sklearn(method: str, genotypes, labels, train, test, seed: int) -> float
     return float(model.score(x[test], labels[test]))
 
 
-def run_assignment(
-    genotypes, labels, train, test, num_classes, class_group=None, shrinkage=0.0
-) -> float:
-    """Naive Bayes on per-population ALT frequencies under Hardy-Weinberg.
+def run_assignment(genotypes, labels, train, test) -> float:
+    """The assignment test as ``dietnet evaluate --baselines`` scores it."""
+    fitted = AssignmentTest().fit(genotypes[train], labels[train])
+    return fitted.score(genotypes[test], labels[test])
 
-    The frequencies carry a pseudo-count of 0.5; with ``shrinkage`` > 0 they
-    are also pulled towards their super-population's (see
-    ``dietnet_cli.model.alt_frequency``).
-    """
+
+def run_assignment_shrunk(
+    genotypes, labels, train, test, num_classes, class_group, shrinkage
+) -> float:
+    """The assignment test with frequencies pulled towards their
+    super-population's, as the Diet Network's linear path starts (see
+    ``dietnet_cli.model.alt_frequency``; pseudo-count 0.5)."""
     counts = training_class_counts(genotypes, labels, train, num_classes)
-    if shrinkage > 0:
-        p = (
-            alt_frequency(
-                torch.from_numpy(counts),
-                torch.from_numpy(class_group),
-                pseudo_count=0.5,
-                shrinkage=shrinkage,
-            )
-            .double()
-            .numpy()
-            .T
+    p = (
+        alt_frequency(
+            torch.from_numpy(counts),
+            torch.from_numpy(class_group),
+            pseudo_count=0.5,
+            shrinkage=shrinkage,
         )
-    else:
-        alt = counts[..., 1] + 2 * counts[..., 2]
-        p = ((alt + 0.5) / (2 * counts.sum(-1) + 1.0)).T.astype(np.float64)
+        .double()
+        .numpy()
+    )  # (num_variants, num_classes)
     g = genotypes[test].astype(np.float64)  # (num_test, num_variants)
     present = g >= 0
     # log P(g | c) = g log p + (2 - g) log(1 - p), missing calls skipped
-    score = np.where(present, g, 0) @ np.log(p).T
-    score += np.where(present, 2 - g, 0) @ np.log1p(-p).T
+    score = np.where(present, g, 0) @ np.log(p)
+    score += np.where(present, 2 - g, 0) @ np.log1p(-p)
     return float((score.argmax(1) == labels[test]).mean())
 
 
@@ -276,9 +275,9 @@ def main() -> None:
         for method in methods:
             started = time.perf_counter()
             if method == "assignment":
-                acc = run_assignment(genotypes, labels, train, test, num_classes)
+                acc = run_assignment(genotypes, labels, train, test)
             elif method == "assignment_shrunk":
-                acc = run_assignment(
+                acc = run_assignment_shrunk(
                     genotypes, labels, train, test, num_classes, class_group, 20.0
                 )
             elif method == "dietnet":

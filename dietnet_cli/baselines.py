@@ -202,8 +202,9 @@ class AssignmentTest:
         # Per called genotype g: g log p + (2 - g) log(1 - p)
         #                      = g logit(p) + 2 log(1 - p).
         self.log_p_ = np.log(p)
-        self._logit = (np.log(p) - np.log1p(-p)).astype(np.float32)
-        self._twice_log_q = (2 * np.log1p(-p)).astype(np.float32)
+        log_q = np.log1p(-p)
+        self._logit = (self.log_p_ - log_q).astype(np.float32)
+        self._twice_log_q = (2 * log_q).astype(np.float32)
         return self
 
     def predict(self, genotypes: np.ndarray) -> np.ndarray:

@@ -488,7 +488,7 @@ class DietNetwork(nn.Module):
             # (num_classes, num_classes) map from the assignment-test scores
             # (the first num_classes hidden units) to the logits; it starts as
             # the assignment test times linear_temperature, the nonlinear path
-            # at zero, and training.calibrate_linear_head refits it
+            # at zero, and fit.calibrate_linear_head refits it
             scale = config.linear_temperature / self.input_gain
             self.linear_output = nn.Parameter(torch.eye(num_classes) * scale)
             with torch.no_grad():
@@ -599,7 +599,7 @@ class DietNetwork(nn.Module):
 
         # The shrunk class frequencies, computed once for the features and
         # the assignment-test path: (num_variants, num_classes)
-        p = log_q = alt_logit = None
+        log_q = alt_logit = None
         if self.config.embedding == "frequency":
             p = self.class_frequency(class_counts.float())
             log_q = torch.log1p(-p)
