@@ -38,6 +38,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
+from dietnet_cli import allocator
 from dietnet_cli.baselines import AssignmentTest
 from dietnet_cli.fit import TrainConfig, fit, predict_logits, training_class_counts
 from dietnet_cli.model import ModelConfig, alt_frequency
@@ -248,6 +249,7 @@ def subset(text: str, allowed, what: str) -> list[str]:
 
 
 def main() -> None:
+    allocator.keep_freed_memory()  # as the dietnet command does
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_data_arguments(parser)
     parser.add_argument("--folds", type=int, default=5)

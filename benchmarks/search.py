@@ -27,6 +27,7 @@ import torch
 from accuracy import add_data_arguments, inner_split, read_vcf, subset
 from sklearn.model_selection import StratifiedKFold
 
+from dietnet_cli import allocator
 from dietnet_cli.fit import TrainConfig, fit
 from dietnet_cli.model import ModelConfig
 
@@ -44,6 +45,8 @@ CONFIGS = {
         {},
         {"batch_size": 256, "learning_rate": 3e-4},
     ),
+    "aux-32": ("auxiliary hidden layer of 32", {"aux_hidden": 32}, {}),
+    "aux-16": ("auxiliary hidden layer of 16", {"aux_hidden": 16}, {}),
     "no-leave-out": ("no leave-batch-out", {}, {"leave_batch_out": False}),
     "decoder": ("decoder on (gamma 1)", {"gamma": 1.0}, {}),
     "dropout": ("dropout 0.5", {"dropout": 0.5}, {}),
@@ -67,6 +70,7 @@ CONFIGS = {
 
 
 def main() -> None:
+    allocator.keep_freed_memory()  # as the dietnet command does
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_data_arguments(parser)
     parser.add_argument("--folds", type=int, default=3)

@@ -39,11 +39,17 @@ import measure
 import numpy as np
 import torch
 
+from dietnet_cli import allocator, embed
 from dietnet_cli import dataset as dataset_format
-from dietnet_cli import embed
 from dietnet_cli.dataset import open_dataset
 from dietnet_cli.fit import TrainConfig, fit
-from dietnet_cli.model import DietNetwork, ModelConfig, count_genotypes
+from dietnet_cli.model import (
+    AlleleCounts,
+    DietNetwork,
+    ModelConfig,
+    count_genotypes,
+    leave_out,
+)
 from dietnet_cli.splits import SplitConfig, split_samples
 from dietnet_cli.train import _group_codes
 
@@ -77,6 +83,17 @@ def speed(args: argparse.Namespace) -> None:
     model_config = ModelConfig()
     train_config = TrainConfig(epochs=args.epochs, patience=args.epochs)
 
+    # The plain loop runs before and after the fit, so that a change of
+    # machine load during the run shows in both.
+    plain_before = [
+        plain_epoch(
+            data.genotypes,
+            train_index,
+            train_config.batch_size,
+            model_config.num_hidden,
+        )
+        for _ in range(args.epochs)
+    ]
     result = fit(
         data.genotypes,
         codes,
@@ -88,7 +105,7 @@ def speed(args: argparse.Namespace) -> None:
         class_group=_group_codes(data.classes(), data.group_of()),
     )
     epochs = [row["seconds"] for row in result.history if row["epoch"] > 0]
-    plain = [
+    plain = plain_before + [
         plain_epoch(
             data.genotypes,
             train_index,
@@ -153,7 +170,9 @@ def steps(args: argparse.Namespace) -> None:
         num_classes=num_classes,
         class_group=torch.from_numpy(_group_codes(data.classes(), data.group_of())),
     )
-    counts = torch.from_numpy(count_genotypes(genotypes, codes, num_classes))
+    counts = AlleleCounts.of(
+        torch.from_numpy(count_genotypes(genotypes, codes, num_classes))
+    )
     batch = np.sort(np.random.default_rng(0).choice(len(codes), 64, replace=False))
     x, y = torch.from_numpy(genotypes[batch]), torch.from_numpy(codes[batch])
     weight = torch.nn.Parameter(torch.randn(data.num_variants, 100) * 0.01)
@@ -162,19 +181,25 @@ def steps(args: argparse.Namespace) -> None:
         first = model.first_layer_weights(counts)
         (first.weight_e.sum() + first.offset.sum()).backward()
 
+    def product_forward_backward() -> None:
+        model.first_layer_product(model.transform(x), counts).sum().backward()
+
     def whole_step() -> None:
-        logits, _ = model(x, counts - count_genotypes(x, y, num_classes))
+        logits, _ = model(x, leave_out(counts, x, y))
         torch.nn.functional.cross_entropy(logits, y).backward()
 
     pieces = {
         "plain first layer, forward and backward": lambda: (
             (x.float() @ weight).square().mean().backward()
         ),
-        "leave-batch-out counts": lambda: counts - count_genotypes(x, y, num_classes),
-        "W_e and offset from the embedding, forward": lambda: model.first_layer_weights(
-            counts
+        "leave-batch-out counts": lambda: leave_out(counts, x, y),
+        "W_e and offset from the embedding, forward (validation)": lambda: (
+            model.first_layer_weights(counts)
         ),
         "W_e and offset, forward and backward": weights_forward_backward,
+        "x @ W_e + offset without forming W_e, forward and backward (training)": (
+            product_forward_backward
+        ),
         "whole Diet Network step, forward and backward": whole_step,
     }
     print(f"batch 64 of {args.dataset}; torch threads {args.threads}\n")
@@ -299,6 +324,7 @@ def rss(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
+    allocator.keep_freed_memory()  # as the dietnet command does
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="mode", required=True)
     one = sub.add_parser("speed")

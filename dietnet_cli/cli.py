@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.logging import RichHandler
 
-from dietnet_cli import __version__
+from dietnet_cli import __version__, allocator
 from dietnet_cli.errors import DietnetError
 
 app = typer.Typer(
@@ -319,7 +319,7 @@ TRAIN_DEFAULTS = {
     "model": "dietnet",
     "num_hidden": "100",
     "hidden_layers": "100,100",
-    "aux_hidden": "100",
+    "aux_hidden": "16",
     "activation": "tanh",
     "init": "uniform",
     "init_scale": "1.0",
@@ -821,6 +821,7 @@ def _main(
 
 def main() -> None:
     """Entry point: run the app, turning user errors into one line."""
+    allocator.keep_freed_memory()
     try:
         app(standalone_mode=False)
     except DietnetError as error:

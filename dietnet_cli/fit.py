@@ -34,11 +34,13 @@ import torch
 from torch import nn
 
 from dietnet_cli.model import (
+    AlleleCounts,
     DietNetwork,
     FirstLayer,
     ModelConfig,
     count_genotypes,
     input_stats_from_counts,
+    leave_out,
 )
 
 logger = logging.getLogger(__name__)
@@ -202,7 +204,7 @@ def _linear_scores(
     genotypes: np.ndarray,
     labels: torch.Tensor,
     batches: list[np.ndarray],
-    class_counts: torch.Tensor,
+    class_counts: torch.Tensor | AlleleCounts,
     *,
     leave_batch_out: bool,
 ) -> torch.Tensor:
@@ -210,16 +212,14 @@ def _linear_scores(
 
     Returns (num_rows, num_classes) float64 on CPU, rows in batch order.
     """
-    device = class_counts.device
+    device = model.variant_mean.device
     out = []
     if not leave_batch_out:
         first = model.first_layer_weights(class_counts, variant_terms=True)
     for batch in batches:
         g = torch.from_numpy(np.asarray(genotypes[batch])).to(device)
         if leave_batch_out:
-            counts = class_counts - count_genotypes(
-                g, labels[batch].to(device), model.num_classes
-            )
+            counts = leave_out(class_counts, g, labels[batch].to(device))
             first = model.first_layer_weights(counts, variant_terms=True)
         h = _first_layer_sum(model, first, g)
         out.append((h[:, : model.num_classes] * model.input_gain).double().cpu())
@@ -278,7 +278,7 @@ def calibrate_linear_head(
     labels: np.ndarray,
     train_index: np.ndarray,
     val_index: np.ndarray,
-    class_counts: torch.Tensor,
+    class_counts: torch.Tensor | AlleleCounts,
     *,
     batch_size: int,
     seed: int,
@@ -348,7 +348,7 @@ def predict_logits(
     model: DietNetwork,
     genotypes: np.ndarray,
     rows: np.ndarray,
-    class_counts: torch.Tensor,
+    class_counts: torch.Tensor | AlleleCounts,
     *,
     batch_size: int = 256,
     device: str = "cpu",
@@ -471,6 +471,9 @@ def fit(
     # Embedding and input statistics from the training rows only
     class_counts = training_class_counts(genotypes, labels, train_index, num_classes)
     counts_t = torch.from_numpy(class_counts).to(device)
+    if model_config.model == "dietnet" and model_config.embedding == "frequency":
+        # all the frequency embedding reads, and cheaper to leave a batch out of
+        counts_t = AlleleCounts.of(counts_t)
     mean, std = input_stats_from_counts(class_counts)
 
     # Model, seeded; the optimizer
@@ -561,7 +564,7 @@ def fit(
             y = labels_t[batch].to(device)
             counts = counts_t
             if train_config.leave_batch_out:
-                counts = counts_t - count_genotypes(g, y, num_classes)
+                counts = leave_out(counts_t, g, y)
 
             # (batch, num_classes) logits; reconstruction loss or None
             with torch.autocast(device.type, torch.bfloat16, enabled=autocast):

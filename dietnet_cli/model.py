@@ -114,7 +114,7 @@ class ModelConfig:
     embedding: str = "frequency"
     pseudo_count: float = 0.5
     shrinkage: float = 20.0
-    aux_hidden: int = 100
+    aux_hidden: int = 16
     aux_layers: int = 1
     num_hidden: int = 100
     hidden_layers: tuple[int, ...] = (100, 100)
@@ -201,10 +201,11 @@ def count_genotypes(
     """
     if isinstance(genotypes, torch.Tensor):
         labels_t = torch.as_tensor(labels, device=genotypes.device).long()
-        # (num_samples, num_classes) float32
-        onehot = nn.functional.one_hot(labels_t, num_classes).float()
-        parts = [onehot.T @ (genotypes == k).float() for k in range(3)]
-        return torch.stack(parts, dim=-1).transpose(0, 1).contiguous()
+        # (num_samples, 3, num_variants) indicators, summed per class
+        indicators = torch.stack([genotypes == k for k in range(3)], dim=1).float()
+        counts = indicators.new_zeros(num_classes, 3, genotypes.shape[1])
+        counts.index_add_(0, labels_t, indicators)
+        return counts.permute(2, 0, 1).contiguous()
 
     labels_n = np.asarray(labels)
     onehot = np.zeros((len(labels_n), num_classes), dtype=np.float32)
@@ -240,8 +241,51 @@ def input_stats_from_counts(
     return mean.float(), std.float()
 
 
+class AlleleCounts(NamedTuple):
+    """ALT and called alleles per variant and class: all that the frequency
+    embedding reads of the genotype counts.
+
+    Both are (num_variants, num_classes) float32. Training keeps these
+    instead of the (num_variants, num_classes, 3) counts, so that leaving a
+    batch out costs two sums over the batch's rows.
+    """
+
+    alt: torch.Tensor
+    total: torch.Tensor
+
+    @classmethod
+    def of(cls, class_counts: torch.Tensor | AlleleCounts) -> AlleleCounts:
+        """From (num_variants, num_classes, 3) genotype counts (or as is)."""
+        if isinstance(class_counts, AlleleCounts):
+            return class_counts
+        counts = torch.as_tensor(class_counts).float()
+        return cls(counts[..., 1] + 2 * counts[..., 2], 2 * counts.sum(dim=-1))
+
+    def without(self, genotypes: torch.Tensor, labels: torch.Tensor) -> AlleleCounts:
+        """These counts less those of ``genotypes`` (batch, num_variants) int8
+        with class codes ``labels`` (batch,): a batch of the counted rows."""
+        labels = labels.long()
+        called = (genotypes >= 0).float()
+        dosage = genotypes.float() * called
+        # (num_classes, num_variants) sums over the batch's rows
+        alt = self.alt.new_zeros(self.alt.shape[::-1]).index_add_(0, labels, dosage)
+        total = self.alt.new_zeros(alt.shape).index_add_(0, labels, 2 * called)
+        return AlleleCounts(self.alt - alt.T, self.total - total.T)
+
+
+def leave_out(
+    counts: torch.Tensor | AlleleCounts,
+    genotypes: torch.Tensor,
+    labels: torch.Tensor,
+) -> torch.Tensor | AlleleCounts:
+    """Genotype or allele counts without those of a batch of counted rows."""
+    if isinstance(counts, AlleleCounts):
+        return counts.without(genotypes, labels)
+    return counts - count_genotypes(genotypes, labels, counts.shape[1])
+
+
 def alt_frequency(
-    class_counts: torch.Tensor,
+    class_counts: torch.Tensor | AlleleCounts,
     class_group: torch.Tensor,
     *,
     pseudo_count: float,
@@ -252,7 +296,8 @@ def alt_frequency(
     Parameters
     ----------
     class_counts
-        (num_variants, num_classes, 3) genotype counts.
+        (num_variants, num_classes, 3) genotype counts, or their
+        :class:`AlleleCounts`.
     class_group
         (num_classes,) int64 group of each class, codes ``0..num_groups-1``.
     pseudo_count
@@ -266,15 +311,15 @@ def alt_frequency(
         (num_variants, num_classes) ``(alt_c + s q_g) / (2 n_c + s)`` where
         ``q_g = (alt_g + a) / (2 n_g + 2 a)`` is the group's frequency.
     """
-    counts = class_counts.float()
-    alt = counts[..., 1] + 2 * counts[..., 2]  # (num_variants, num_classes)
-    num_alleles = 2 * counts.sum(dim=-1)
+    # (num_variants, num_classes) each
+    alt, num_alleles = AlleleCounts.of(class_counts)
     # (num_classes, num_groups) membership
     groups = nn.functional.one_hot(class_group.long()).to(alt.dtype)
-    group_alt = alt @ groups
-    group_alleles = num_alleles @ groups
+    # (num_groups, num_variants) sums; this orientation suits BLAS better
+    group_alt = groups.T @ alt.T
+    group_alleles = groups.T @ num_alleles.T
     group_freq = (group_alt + pseudo_count) / (group_alleles + 2 * pseudo_count)
-    prior = group_freq[:, class_group.long()]  # (num_variants, num_classes)
+    prior = (groups @ group_freq).T  # (num_variants, num_classes)
     return (alt + shrinkage * prior) / (num_alleles + shrinkage)
 
 
@@ -282,8 +327,35 @@ def alt_frequency(
 # Building blocks
 
 
+class _SigmoidTanh(torch.autograd.Function):
+    """``tanh(x)`` as ``2 sigmoid(2x) - 1``.
+
+    The same function to float32 rounding, but torch's CPU ``tanh`` kernel
+    takes about six times as long as its ``sigmoid`` here, and the auxiliary
+    network applies it to a (num_variants, aux_hidden) array every step.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
+        y = (2 * x).sigmoid_().mul_(2).sub_(1)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        (y,) = ctx.saved_tensors
+        return torch.ops.aten.tanh_backward(grad, y)
+
+
+class FastTanh(nn.Module):
+    """``nn.Tanh`` through :class:`_SigmoidTanh`."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _SigmoidTanh.apply(x)
+
+
 def _activation(name: str) -> nn.Module:
-    return nn.ReLU() if name == "relu" else nn.Tanh()
+    return nn.ReLU() if name == "relu" else FastTanh()
 
 
 def _init_weight(weight: torch.Tensor, config: ModelConfig) -> None:
@@ -346,6 +418,25 @@ class FirstLayer(NamedTuple):
         if self.variant_offset is None:
             total = total + self.offset.to(total.dtype)
         return total
+
+
+def _frequency_features(centred: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
+    """The frequency embedding from class logits centred across classes
+    (num_variants, num_classes) and their mean (num_variants, 1)."""
+    # both of order 1 for the auxiliary network
+    return torch.cat([centred, mean], dim=1) / 2.0
+
+
+class _Parts(NamedTuple):
+    """What a Diet Network's first layer is made of, for given counts."""
+
+    features: torch.Tensor  # (num_variants, num_features) embedding
+    trunk: torch.Tensor  # (num_variants, aux_hidden) encoder's hidden layer
+    # (num_variants, num_classes) assignment-test weights logit(p) times the
+    # reliability, and the offset's terms; None without the linear path
+    linear: torch.Tensor | None
+    per_variant: torch.Tensor | None
+    mixing: torch.Tensor | None  # (num_classes, num_hidden)
 
 
 class _AuxNetwork(nn.Module):
@@ -535,29 +626,38 @@ class DietNetwork(nn.Module):
         """
         mean = self.variant_mean[variant_slice]
         scale = self.variant_scale[variant_slice]
-        x = (genotypes.float() - mean) * scale
-        return torch.where(genotypes < 0, torch.zeros_like(x), x)
+        x = genotypes.float() - mean
+        if self.config.input_scaling == "standardize":
+            x = x * scale
+        return x.masked_fill_(genotypes < 0, 0.0)
 
     # -- embedding and first layer -----------------------------------------
 
     def embedding_features(
-        self, class_counts: torch.Tensor, alt_logit: torch.Tensor | None = None
+        self,
+        class_counts: torch.Tensor | AlleleCounts,
+        alt_logit: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Per-variant features for the auxiliary network.
 
         ``alt_logit`` is ``logit(class_frequency(class_counts))`` when the
-        caller has it already. Returns (num_variants, num_features) float32.
+        caller has it already. The histogram embedding needs the genotype
+        counts, not their :class:`AlleleCounts`. Returns (num_variants,
+        num_features) float32.
         """
-        counts = class_counts.float()
         if self.config.embedding == "histogram":
+            if isinstance(class_counts, AlleleCounts):
+                raise ValueError("The histogram embedding needs genotype counts.")
+            counts = class_counts.float()
             total = counts.sum(dim=-1, keepdim=True).clamp(min=1.0)
             return (counts / total).flatten(1)
-        logit = self._alt_logit(counts) if alt_logit is None else alt_logit
+        logit = self._alt_logit(class_counts) if alt_logit is None else alt_logit
         mean = logit.mean(dim=1, keepdim=True)
-        # both of order 1 for the MLP
-        return torch.cat([logit - mean, mean], dim=1) / 2.0
+        return _frequency_features(logit - mean, mean)
 
-    def class_frequency(self, class_counts: torch.Tensor) -> torch.Tensor:
+    def class_frequency(
+        self, class_counts: torch.Tensor | AlleleCounts
+    ) -> torch.Tensor:
         """(num_variants, num_classes) ALT frequencies, shrunk to the group's."""
         return alt_frequency(
             class_counts,
@@ -566,19 +666,62 @@ class DietNetwork(nn.Module):
             shrinkage=self.log_shrinkage.exp(),
         )
 
-    def _alt_logit(self, counts: torch.Tensor) -> torch.Tensor:
+    def _alt_logit(self, counts: torch.Tensor | AlleleCounts) -> torch.Tensor:
         p = self.class_frequency(counts)
         return torch.log(p) - torch.log1p(-p)
 
+    def _first_layer_parts(self, class_counts: torch.Tensor | AlleleCounts) -> _Parts:
+        """The pieces ``W_e`` and the offset are made of (see :class:`_Parts`)."""
+        # The shrunk class frequencies, computed once for the features and
+        # the assignment-test path: (num_variants, num_classes)
+        if self.config.embedding == "frequency":
+            p = self.class_frequency(class_counts)
+            log_q = torch.log1p(-p)
+            alt_logit = torch.log(p) - log_q
+            mean = alt_logit.mean(dim=1, keepdim=True)
+            centred = alt_logit - mean
+            features = _frequency_features(centred, mean)
+        else:
+            features = self.embedding_features(class_counts)
+        # (num_variants, num_features) -> (num_variants, aux_hidden)
+        trunk = self.aux_encoder.trunk(features)
+        if not self.config.uses_linear_path:
+            return _Parts(features, trunk, None, None, None)
+
+        # The assignment test's log-likelihood of class c for dosage g:
+        # sum_j g_j logit(p_jc) + 2 log(1 - p_jc). In centred dosage x = g - m
+        # it is x . logit(p_c) plus a term that depends on the counts alone,
+        # the offset; centring logit(p_j.) across classes changes each
+        # sample's scores by one constant.
+        logit = centred
+        # (num_variants, num_classes)
+        per_variant = self.variant_mean[:, None] * logit + 2 * log_q
+        per_variant = per_variant - per_variant.mean(dim=1, keepdim=True)
+        if self.config.reliability:
+            # (num_variants, 1), 1 at initialisation: the encoder's last output
+            hidden = self.config.num_hidden
+            out = self.aux_encoder.out
+            reliability = 2 * torch.sigmoid(
+                nn.functional.linear(trunk, out.weight[hidden:], out.bias[hidden:])
+            )
+            logit = logit * reliability
+            per_variant = per_variant * reliability
+        mixing = self.mixing_base + self.config.mixing_gain * self.mixing_delta
+        return _Parts(features, trunk, logit, per_variant, mixing)
+
     def first_layer_weights(
-        self, class_counts: torch.Tensor | None, *, variant_terms: bool = False
+        self,
+        class_counts: torch.Tensor | AlleleCounts | None,
+        *,
+        variant_terms: bool = False,
     ) -> FirstLayer:
         """Encoder and decoder weights of the first layer, and its offset.
 
         Parameters
         ----------
         class_counts
-            (num_variants, num_classes, 3) float32 training genotype counts;
+            (num_variants, num_classes, 3) float32 training genotype counts
+            (or their :class:`AlleleCounts` for the frequency embedding);
             ignored (may be None) for ``model="mlp"``.
         variant_terms
             Also return the offset's per-variant terms (``variant_offset``).
@@ -597,43 +740,44 @@ class DietNetwork(nn.Module):
         if class_counts is None:
             raise ValueError("A Diet Network needs class_counts for its weights.")
 
-        # The shrunk class frequencies, computed once for the features and
-        # the assignment-test path: (num_variants, num_classes)
-        log_q = alt_logit = None
-        if self.config.embedding == "frequency":
-            p = self.class_frequency(class_counts.float())
-            log_q = torch.log1p(-p)
-            alt_logit = torch.log(p) - log_q
-        # (num_variants, num_features)
-        features = self.embedding_features(class_counts, alt_logit)
-        out = self.aux_encoder(features)
-        weight_e = out[:, :hidden]
+        parts = self._first_layer_parts(class_counts)
+        out = self.aux_encoder.out
+        weight_e = nn.functional.linear(
+            parts.trunk, out.weight[:hidden], out.bias[:hidden]
+        )
         offset = torch.zeros(hidden, device=weight_e.device, dtype=weight_e.dtype)
         variant_offset = None
-        if self.config.uses_linear_path:
-            # The assignment test's log-likelihood of class c for dosage g:
-            # sum_j g_j logit(p_jc) + 2 log(1 - p_jc). In centred dosage
-            # x = g - m it is x . logit(p_c) plus a term that depends on the
-            # counts alone, the offset; centring logit(p_j.) across classes
-            # changes each sample's scores by one constant.
-            logit = alt_logit - alt_logit.mean(dim=1, keepdim=True)
-            # (num_variants, num_classes)
-            per_variant = self.variant_mean[:, None] * logit + 2 * log_q
-            per_variant = per_variant - per_variant.mean(dim=1, keepdim=True)
-            if self.config.reliability:
-                # (num_variants, 1), 1 at initialisation
-                reliability = 2 * torch.sigmoid(out[:, hidden:])
-                logit = logit * reliability
-                per_variant = per_variant * reliability
-            mixing = self.mixing_base + self.config.mixing_gain * self.mixing_delta
-            weight_e = weight_e + logit @ mixing
-            offset = offset + per_variant.sum(dim=0) @ mixing
+        if parts.linear is not None:
+            weight_e = weight_e + parts.linear @ parts.mixing
+            offset = offset + parts.per_variant.sum(dim=0) @ parts.mixing
             if variant_terms:
-                variant_offset = per_variant @ mixing
+                variant_offset = parts.per_variant @ parts.mixing
         weight_d = None
         if self.aux_decoder is not None:
-            weight_d = self.aux_decoder(features)
+            weight_d = self.aux_decoder(parts.features)
         return FirstLayer(weight_e, weight_d, offset, variant_offset)
+
+    def first_layer_product(
+        self, x: torch.Tensor, class_counts: torch.Tensor | AlleleCounts
+    ) -> torch.Tensor:
+        """``x @ W_e + offset`` of a Diet Network, without forming ``W_e``.
+
+        ``W_e`` is the auxiliary encoder's last linear layer applied to its
+        hidden layer ``T`` (num_variants, aux_hidden), plus the assignment
+        test's path ``L @ M``; multiplying the batch ``x`` (batch,
+        num_variants) into ``T`` and ``L`` first costs a batch-sized product
+        instead of a (num_variants, aux_hidden, num_hidden) one, forward and
+        backward. The same arithmetic as :meth:`first_layer_weights` up to
+        rounding. Returns (batch, num_hidden).
+        """
+        hidden = self.config.num_hidden
+        parts = self._first_layer_parts(class_counts)
+        out = self.aux_encoder.out
+        h = nn.functional.linear(x @ parts.trunk, out.weight[:hidden])
+        h = h + x.sum(dim=1, keepdim=True) * out.bias[:hidden]
+        if parts.linear is not None:
+            h = h + (x @ parts.linear + parts.per_variant.sum(dim=0)) @ parts.mixing
+        return h
 
     # -- classifier ----------------------------------------------------------
 
@@ -686,8 +830,11 @@ class DietNetwork(nn.Module):
             Logits (batch, num_classes) and the mean squared error of the
             reconstructed scaled input, or None when ``gamma == 0``.
         """
-        weight_e, weight_d, offset, _ = self.first_layer_weights(class_counts)
         x = self.transform(genotypes)  # (batch, num_variants) float32
+        if self.config.model == "dietnet" and self.aux_decoder is None:
+            h = self.first_layer_product(x, class_counts)
+            return self._logits(h, self.first_hidden(h)), None
+        weight_e, weight_d, offset, _ = self.first_layer_weights(class_counts)
         h = x @ weight_e + offset  # (batch, num_hidden)
         first = self.first_hidden(h)
         logits = self._logits(h, first)

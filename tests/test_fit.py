@@ -13,7 +13,13 @@ from dietnet_cli.fit import (
     predict_logits,
     resolve_learning_rate,
 )
-from dietnet_cli.model import DietNetwork, ModelConfig, count_genotypes
+from dietnet_cli.model import (
+    AlleleCounts,
+    DietNetwork,
+    ModelConfig,
+    count_genotypes,
+    leave_out,
+)
 
 from .simulate import simulate_genotypes
 
@@ -93,6 +99,46 @@ class TestLinearPath:
         assert first.weight_e.shape == (400, 30)
         assert first.weight_d.shape == (400, 30)
         assert first.offset.shape == (30,)
+
+
+class TestTrainingArithmetic:
+    """The shortcuts of a training step compute what the plain formulas do."""
+
+    def test_tensor_counts_match_numpy_counts(self, data):
+        genotypes, labels, _, _ = data
+        counts = count_genotypes(torch.from_numpy(genotypes), labels, 5)
+        expected = count_genotypes(genotypes, labels, 5)
+        assert counts.shape == (400, 5, 3)  # class 4 has no samples
+        np.testing.assert_array_equal(counts.numpy(), expected)
+
+    def test_leaving_a_batch_out_of_allele_counts(self, data):
+        genotypes, labels, train, _ = data
+        genotypes = genotypes.copy()
+        genotypes[np.random.default_rng(2).random(genotypes.shape) < 0.1] = -1
+        counts = torch.from_numpy(count_genotypes(genotypes[train], labels[train], 4))
+        batch = train[::7]
+        g, y = torch.from_numpy(genotypes[batch]), torch.from_numpy(labels[batch])
+        left = leave_out(AlleleCounts.of(counts), g, y)
+        rest = np.setdiff1d(train, batch)
+        direct = count_genotypes(genotypes[rest], labels[rest], 4)
+        expected = AlleleCounts.of(torch.from_numpy(direct))
+        torch.testing.assert_close(left.alt, expected.alt)
+        torch.testing.assert_close(left.total, expected.total)
+        torch.testing.assert_close(leave_out(counts, g, y), torch.from_numpy(direct))
+
+    def test_product_without_w_e_matches_the_weights(self, data):
+        genotypes, labels, train, test = data
+        torch.manual_seed(0)
+        model, counts = centred_model(genotypes[train], labels[train])
+        with torch.no_grad():  # make every path count
+            for parameter in model.parameters():
+                parameter.add_(0.1 * torch.randn_like(parameter))
+        x = model.transform(torch.from_numpy(genotypes[test]))
+        product = model.first_layer_product(x, torch.from_numpy(counts))
+        first = model.first_layer_weights(AlleleCounts.of(torch.from_numpy(counts)))
+        torch.testing.assert_close(
+            product, x @ first.weight_e + first.offset, rtol=1e-4, atol=1e-3
+        )
 
 
 class TestLearningRate:
