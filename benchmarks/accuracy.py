@@ -66,6 +66,12 @@ LABELS = {
 }
 
 
+def label(method: str, aux_hidden: int) -> str:
+    if method == "dietnet" and aux_hidden != ModelConfig().aux_hidden:
+        return f"Diet Network (auxiliary hidden layer {aux_hidden})"
+    return LABELS[method]
+
+
 def read_vcf(
     vcf_path: Path, panel_path: Path
 ) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray]:
@@ -211,7 +217,14 @@ def run_assignment_shrunk(
 
 
 def run_dietnet(
-    genotypes, labels, train, test, num_classes, class_group, seed: int
+    genotypes,
+    labels,
+    train,
+    test,
+    num_classes,
+    class_group,
+    seed: int,
+    model_config: ModelConfig,
 ) -> float:
     fit_rows, val_rows = inner_split(labels, train, seed)
     result = fit(
@@ -219,7 +232,7 @@ def run_dietnet(
         labels,
         fit_rows,
         val_rows,
-        ModelConfig(),
+        model_config,
         TrainConfig(seed=seed),
         num_classes=num_classes,
         class_group=class_group,
@@ -253,6 +266,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_data_arguments(parser)
     parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument(
+        "--aux-hidden",
+        type=int,
+        default=ModelConfig().aux_hidden,
+        help="width of the Diet Network's auxiliary hidden layer",
+    )
     parser.add_argument(
         "--methods",
         default=",".join(METHODS),
@@ -291,6 +310,7 @@ def main() -> None:
                     num_classes,
                     class_group,
                     args.seed + k,
+                    ModelConfig(aux_hidden=args.aux_hidden),
                 )
             else:
                 acc = run_sklearn(method, genotypes, labels, train, test, args.seed + k)
@@ -312,7 +332,8 @@ def main() -> None:
         sd = values.std(ddof=1) if len(values) > 1 else 0.0
         cells = " | ".join(f"{v:.4f}" for v in values)
         print(
-            f"| {LABELS[method]} | {values.mean():.4f} | {sd:.4f} | {cells} "
+            f"| {label(method, args.aux_hidden)} | {values.mean():.4f} | {sd:.4f} "
+            f"| {cells} "
             f"| {seconds[method]:.0f} |"
         )
 

@@ -73,6 +73,7 @@ def main() -> None:
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     model = make_model(args)
+    measure.warm_memory()
     print(f"<!-- {measure.cpu_note()} -->")
 
     predict = [

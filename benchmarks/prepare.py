@@ -67,6 +67,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
+    measure.warm_memory()
     print(f"<!-- {measure.cpu_note()} -->")
 
     if args.case == "vcf":

@@ -80,7 +80,7 @@ def speed(args: argparse.Namespace) -> None:
     data = open_dataset(args.dataset)
     train_index, val_index = split_samples(data.label, SplitConfig())
     codes = embed.class_codes(data)
-    model_config = ModelConfig()
+    model_config = ModelConfig(aux_hidden=args.aux_hidden)
     train_config = TrainConfig(epochs=args.epochs, patience=args.epochs)
 
     # The plain loop runs before and after the fit, so that a change of
@@ -125,7 +125,7 @@ def speed(args: argparse.Namespace) -> None:
     print("| loop | median epoch s | epochs (s) | ratio to plain loop |")
     print("| --- | ---: | --- | ---: |")
     for name, values, median in (
-        ("dietnet fit (defaults)", epochs, dietnet_median),
+        (f"dietnet fit (aux_hidden {args.aux_hidden})", epochs, dietnet_median),
         ("plain first-layer loop", plain, plain_median),
     ):
         cells = ", ".join(f"{v:.2f}" for v in values)
@@ -325,6 +325,7 @@ def rss(args: argparse.Namespace) -> None:
 
 def main() -> None:
     allocator.keep_freed_memory()  # as the dietnet command does
+    measure.warm_memory()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="mode", required=True)
     one = sub.add_parser("speed")
@@ -332,6 +333,7 @@ def main() -> None:
     one.add_argument("--epochs", type=int, default=3)
     one.add_argument("--threads", type=int, default=2)
     one.add_argument("--full-run", action="store_true")
+    one.add_argument("--aux-hidden", type=int, default=ModelConfig().aux_hidden)
     one.add_argument("--workdir", default="/work/bench-data/train")
     three = sub.add_parser("steps")
     three.add_argument("--dataset", type=Path, required=True)

@@ -20,12 +20,14 @@ A dataset directory holds
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import json
 import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -57,7 +59,11 @@ class VariantTable:
     def __len__(self) -> int:
         return len(self.chrom)
 
-    def write_tsv(self, path: Path) -> None:
+    def write_tsv(self, path: Path) -> VariantTable:
+        """Write the table; return it as :meth:`read_tsv` reads it back (the
+        frequencies at the six significant digits written)."""
+        alt_frequency = [f"{value:.6g}" for value in self.alt_frequency]
+        missing_rate = [f"{value:.6g}" for value in self.missing_rate]
         with open(path, "w", newline="") as handle:
             writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
             writer.writerow(VARIANT_COLUMNS)
@@ -68,11 +74,17 @@ class VariantTable:
                     self.variant_id,
                     self.ref,
                     self.alt,
-                    (f"{value:.6g}" for value in self.alt_frequency),
-                    (f"{value:.6g}" for value in self.missing_rate),
+                    alt_frequency,
+                    missing_rate,
                     strict=True,
                 )
             )
+        return dataclasses.replace(
+            self,
+            position=np.asarray(self.position, dtype=np.int64),
+            alt_frequency=np.array(alt_frequency, dtype=np.float64),
+            missing_rate=np.array(missing_rate, dtype=np.float64),
+        )
 
     @classmethod
     def read_tsv(cls, path: Path) -> VariantTable:
@@ -296,14 +308,30 @@ def write_samples(
             writer.writerows(zip(sample_id, label, strict=True))
 
 
-def dataset_checksum(path: Path) -> str:
-    """SHA-256 over the genotype matrix, sample and variant tables."""
+def matrix_digest(path: Path) -> Any:
+    """The SHA-256 state after the genotype matrix of dataset ``path``, for
+    :func:`dataset_checksum` (hashlib releases the GIL, so this can run in a
+    thread while the tables are written)."""
     digest = hashlib.sha256()
-    for name in (GENOTYPES, SAMPLES, VARIANTS):
-        with open(path / name, "rb") as handle:
-            while chunk := handle.read(1 << 22):
-                digest.update(chunk)
+    _update(digest, path / GENOTYPES)
+    return digest
+
+
+def dataset_checksum(path: Path, matrix: Any = None) -> str:
+    """SHA-256 over the genotype matrix, sample and variant tables.
+
+    ``matrix`` is :func:`matrix_digest` of ``path`` when already computed.
+    """
+    digest = matrix_digest(path) if matrix is None else matrix.copy()
+    for name in (SAMPLES, VARIANTS):
+        _update(digest, path / name)
     return digest.hexdigest()
+
+
+def _update(digest: Any, path: Path) -> None:
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 22):
+            digest.update(chunk)
 
 
 def write_manifest(path: Path, manifest: dict) -> None:

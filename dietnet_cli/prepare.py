@@ -10,10 +10,12 @@ process whose threads inflate it.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -217,49 +219,58 @@ def prepare(
                 "has biallelic SNPs on chromosomes 1-22."
             )
 
-        # Assemble the dataset files.
+        # Assemble the dataset files. The matrix and the inputs are hashed
+        # in a thread (hashlib lets go of the GIL) while the tables are
+        # written.
         dataset.assemble_genotypes(
             [part.store for part in parts], scratch / dataset.GENOTYPES
         )
         for part in parts:
             part.store.path.unlink()
         scratch_dir.rmdir()
-        variants = dataset.VariantTable(
-            chrom=tuple(c for part in parts for c in part.chrom),
-            position=np.concatenate([p for part in parts for p in part.position]),
-            variant_id=tuple(v for part in parts for v in part.variant_id),
-            ref=tuple(r for part in parts for r in part.ref),
-            alt=tuple(a for part in parts for a in part.alt),
-            alt_frequency=np.concatenate(
-                [f for part in parts for f in part.alt_frequency]
-            ),
-            missing_rate=np.concatenate(
-                [m for part in parts for m in part.missing_rate]
-            ),
-        )
-        variants.write_tsv(scratch / dataset.VARIANTS)
-        group_of = labels.group_of()
-        shared_groups = (
-            [group_of[label_of[s]] for s in shared] if labels.group else None
-        )
-        dataset.write_samples(
-            scratch / dataset.SAMPLES,
-            shared,
-            [label_of[s] for s in shared],
-            shared_groups,
-        )
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            matrix_digest = pool.submit(dataset.matrix_digest, scratch)
+            input_files = {"labels": labels_path}
+            if is_plink:
+                input_files |= {"bed": fileset.bed, "bim": fileset.bim}
+                input_files |= {"fam": fileset.fam}
+            else:
+                input_files["genotypes"] = input_path
+            described = {
+                name: pool.submit(provenance.describe_input, path)
+                for name, path in input_files.items()
+            }
+            variants = dataset.VariantTable(
+                chrom=tuple(c for part in parts for c in part.chrom),
+                position=np.concatenate([p for part in parts for p in part.position]),
+                variant_id=tuple(v for part in parts for v in part.variant_id),
+                ref=tuple(r for part in parts for r in part.ref),
+                alt=tuple(a for part in parts for a in part.alt),
+                alt_frequency=np.concatenate(
+                    [f for part in parts for f in part.alt_frequency]
+                ),
+                missing_rate=np.concatenate(
+                    [m for part in parts for m in part.missing_rate]
+                ),
+            ).write_tsv(scratch / dataset.VARIANTS)
+            group_of = labels.group_of()
+            shared_labels = [label_of[s] for s in shared]
+            shared_groups = (
+                [group_of[label] for label in shared_labels] if labels.group else None
+            )
+            dataset.write_samples(
+                scratch / dataset.SAMPLES, shared, shared_labels, shared_groups
+            )
+            inputs = {name: future.result() for name, future in described.items()}
+            checksum = dataset.dataset_checksum(scratch, matrix_digest.result())
         manifest = provenance.record(
             kind="dietnet-dataset",
             format_version=dataset.FORMAT_VERSION,
             inputs={
-                "genotypes": provenance.describe_input(input_path)
-                if not is_plink
-                else {
-                    "bed": provenance.describe_input(fileset.bed),
-                    "bim": provenance.describe_input(fileset.bim),
-                    "fam": provenance.describe_input(fileset.fam),
-                },
-                "labels": provenance.describe_input(labels_path),
+                "genotypes": {name: inputs[name] for name in ("bed", "bim", "fam")}
+                if is_plink
+                else inputs["genotypes"],
+                "labels": inputs["labels"],
             },
             input_format="plink" if is_plink else "vcf",
             label_column=labels.label_column,
@@ -278,9 +289,9 @@ def prepare(
                 "labels_only": num_labels_only,
                 "unlabelled": labels.num_unlabelled,
             },
-            num_classes=len(set(label_of[s] for s in shared)),
+            num_classes=len(set(shared_labels)),
         )
-        manifest["dataset_checksum"] = dataset.dataset_checksum(scratch)
+        manifest["dataset_checksum"] = checksum
         dataset.write_manifest(scratch, manifest)
 
     logger.info(
@@ -291,7 +302,16 @@ def prepare(
         len(shared),
         time.perf_counter() - started,
     )
-    return dataset.open_dataset(out)
+    # What open_dataset(out) reads back, without reading it back
+    return dataset.Dataset(
+        path=out,
+        genotypes=np.load(out / dataset.GENOTYPES, mmap_mode="r"),
+        sample_id=tuple(shared),
+        label=tuple(shared_labels),
+        group=tuple(shared_groups) if shared_groups else None,
+        variants=variants,
+        manifest=json.loads(json.dumps(manifest)),
+    )
 
 
 def _choose_build(

@@ -92,6 +92,16 @@ class TestDataset:
             opened.variants.alt_frequency, called / (2 * 13), rtol=1e-5
         )
         assert result.checksum == dataset.dataset_checksum(tmp_path / "ds")
+        # prepare returns what opening the directory gives, without reading it
+        np.testing.assert_array_equal(result.genotypes, opened.genotypes)
+        for name in ("path", "sample_id", "label", "group", "manifest"):
+            assert getattr(result, name) == getattr(opened, name), name
+        for name in ("chrom", "variant_id", "ref", "alt"):
+            assert getattr(result.variants, name) == getattr(opened.variants, name)
+        for name in ("position", "alt_frequency", "missing_rate"):
+            returned = getattr(result.variants, name)
+            assert returned.dtype == getattr(opened.variants, name).dtype
+            np.testing.assert_array_equal(returned, getattr(opened.variants, name))
 
         manifest = opened.manifest
         assert manifest["kind"] == "dietnet-dataset"
