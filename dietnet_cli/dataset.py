@@ -339,25 +339,43 @@ def write_manifest(path: Path, manifest: dict) -> None:
 
 
 class BlockStore:
-    """Genotype blocks written one after another to a scratch file.
+    """Genotype blocks kept in order, in memory while they fit, else in a
+    scratch file.
 
-    Each block is stored sample-major, (num_samples, width) int8, so the
-    final matrix can be assembled column range by column range without
-    holding more than a group of blocks in memory.
+    Each block is (num_samples, width) int8, sample-major, so the final
+    matrix can be assembled column range by column range without holding
+    more than a group of blocks in memory. The first blocks stay in memory
+    up to ``memory_bytes``; at the first block beyond it, all of them go to
+    the scratch file ``path``, and so does every later block.
     """
 
-    def __init__(self, path: Path, num_samples: int) -> None:
+    def __init__(self, path: Path, num_samples: int, memory_bytes: int = 0) -> None:
         self.path = Path(path)
         self.num_samples = num_samples
+        self.memory_bytes = memory_bytes
         self.widths: list[int] = []
-        self._handle = open(self.path, "wb")
+        self.blocks: list[np.ndarray] = []  # held in memory, not yet spilled
+        self._held = 0
+        self._handle = None
+        self._spilled = False
 
     def append(self, dosage: np.ndarray) -> None:
-        """Store a (num_samples, width) int8 block."""
+        """Store a (num_samples, width) int8 block; it must not change later."""
         if dosage.shape[1] == 0:
             return
-        np.ascontiguousarray(dosage, dtype=np.int8).tofile(self._handle)
-        self.widths.append(dosage.shape[1])
+        block = np.ascontiguousarray(dosage, dtype=np.int8)
+        self.widths.append(block.shape[1])
+        if not self._spilled and self._held + block.nbytes <= self.memory_bytes:
+            self.blocks.append(block)
+            self._held += block.nbytes
+            return
+        if not self._spilled:
+            self._handle = open(self.path, "wb")
+            self._spilled = True
+            for held in self.blocks:
+                held.tofile(self._handle)
+            self.blocks, self._held = [], 0
+        block.tofile(self._handle)
 
     def close(self) -> None:
         # Dropping the handle lets a worker process send the store back.
@@ -365,9 +383,32 @@ class BlockStore:
             self._handle.close()
             self._handle = None
 
+    def discard(self) -> None:
+        """Drop the blocks and the scratch file."""
+        self.close()
+        self.blocks, self._held = [], 0
+        self.path.unlink(missing_ok=True)
+
+    @property
+    def in_memory(self) -> bool:
+        """Whether every block is held in memory."""
+        return not self._spilled
+
     @property
     def num_variants(self) -> int:
         return sum(self.widths)
+
+    def iter_blocks(self):
+        """The blocks in order, each (num_samples, width) int8."""
+        if self.in_memory:
+            yield from self.blocks
+            return
+        with open(self.path, "rb") as handle:
+            for width in self.widths:
+                block = np.fromfile(
+                    handle, dtype=np.int8, count=self.num_samples * width
+                )
+                yield block.reshape(self.num_samples, width)
 
 
 def assemble_genotypes(
@@ -377,7 +418,12 @@ def assemble_genotypes(
     group_bytes: int = 1 << 26,
 ) -> None:
     """Write the blocks of ``stores``, in order, as one (num_samples, total)
-    int8 ``.npy`` matrix, a group of blocks at a time."""
+    int8 ``.npy`` matrix.
+
+    When every block is in memory the file is written front to back, a
+    group of whole rows at a time; otherwise a group of blocks at a time,
+    each sample's share of the group where its row lies.
+    """
     num_samples = stores[0].num_samples
     total = sum(store.num_variants for store in stores)
     matrix = np.lib.format.open_memmap(
@@ -386,27 +432,55 @@ def assemble_genotypes(
     # Sample i's row starts at byte offset + i * total of the file.
     offset = matrix.offset
     del matrix
-    column = 0
     with open(out_path, "r+b", buffering=0) as out:
+        if all(store.in_memory for store in stores):
+            blocks = [block for store in stores for block in store.blocks]
+            _write_rows(out.fileno(), offset, total, blocks, group_bytes)
+            return
+        column = 0
         for store in stores:
-            with open(store.path, "rb") as handle:
-                pending: list[np.ndarray] = []
-                pending_bytes = 0
-                for width in store.widths:
-                    block = np.fromfile(
-                        handle, dtype=np.int8, count=num_samples * width
-                    )
-                    pending.append(block.reshape(num_samples, width))
-                    pending_bytes += block.nbytes
-                    if pending_bytes >= group_bytes:
-                        column = _write_columns(
-                            out.fileno(), offset, total, pending, column
-                        )
-                        pending, pending_bytes = [], 0
-                if pending:
+            pending: list[np.ndarray] = []
+            pending_bytes = 0
+            for block in store.iter_blocks():
+                pending.append(block)
+                pending_bytes += block.nbytes
+                if pending_bytes >= group_bytes:
                     column = _write_columns(
                         out.fileno(), offset, total, pending, column
                     )
+                    pending, pending_bytes = [], 0
+            if pending:
+                column = _write_columns(out.fileno(), offset, total, pending, column)
+
+
+def _write_rows(
+    descriptor: int, offset: int, total: int, blocks: list[np.ndarray], group_bytes: int
+) -> None:
+    """Write sample-major blocks side by side as a matrix of ``total``
+    columns starting ``offset`` bytes into the file, whole rows at a time
+    through one reused buffer."""
+    num_samples = blocks[0].shape[0]
+    rows = max(1, min(num_samples, group_bytes // max(total, 1)))
+    buffer = np.empty((rows, total), dtype=np.int8)
+    for start in range(0, num_samples, rows):
+        stop = min(start + rows, num_samples)
+        column = 0
+        for block in blocks:
+            width = block.shape[1]
+            buffer[: stop - start, column : column + width] = block[start:stop]
+            column += width
+        _pwrite_all(
+            descriptor,
+            memoryview(buffer[: stop - start]).cast("B"),
+            offset + start * total,
+        )
+
+
+def _pwrite_all(descriptor: int, data: memoryview, where: int) -> None:
+    """``pwrite`` all of ``data``, however many calls it takes."""
+    while data:
+        written = os.pwrite(descriptor, data, where)
+        data, where = data[written:], where + written
 
 
 def _write_columns(
@@ -423,9 +497,5 @@ def _write_columns(
     group = np.concatenate(blocks, axis=1) if len(blocks) > 1 else blocks[0]
     group = np.ascontiguousarray(group, dtype=np.int8)
     for row in range(group.shape[0]):
-        data = memoryview(group[row])
-        where = offset + row * total + column
-        while data:
-            written = os.pwrite(descriptor, data, where)
-            data, where = data[written:], where + written
+        _pwrite_all(descriptor, memoryview(group[row]), offset + row * total + column)
     return column + group.shape[1]

@@ -20,7 +20,13 @@ import numpy as np
 
 from dietnet_cli import genome
 from dietnet_cli.errors import InputError
-from dietnet_cli.genotypes import MISSING, VariantBlock, empty_block, snp_problem
+from dietnet_cli.genotypes import (
+    MISSING,
+    VariantBlock,
+    empty_block,
+    snp_problem,
+    to_sample_major,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -181,6 +187,11 @@ def iter_blocks(
         skip_format_check=True,
         properties={"iid": list(fileset.sample_id)},
     )
+    num_samples = len(fileset.sample_id)
+    if sample_index is not None and np.array_equal(
+        sample_index, np.arange(num_samples)
+    ):
+        sample_index = None  # every sample in .fam order: bed-reader's fast path
     rows = slice(None) if sample_index is None else np.asarray(sample_index)
     try:
         for start in range(0, fileset.num_variants, block_size):
@@ -199,11 +210,18 @@ def iter_blocks(
                         else len(sample_index),
                     )
                 continue
-            # (num_samples, num_chosen) int8, -127 = missing.
-            dosage = bed.read(index=np.s_[rows, chosen], dtype="int8", order="C")
-            dosage[dosage == -127] = MISSING
+            columns = chosen
+            if chosen[-1] - chosen[0] == len(chosen) - 1:
+                columns = slice(int(chosen[0]), int(chosen[-1]) + 1)
+            # (num_samples, num_chosen) int8, -127 = missing, variant-major in
+            # memory: bed-reader decodes a variant at a time, and is three
+            # times slower when it has to scatter them into sample-major rows.
+            raw = bed.read(index=np.s_[rows, columns], dtype="int8", order="F")
+            variant_major = raw.T
+            np.maximum(variant_major, MISSING, out=variant_major)
+            dosage = to_sample_major(variant_major)
             yield VariantBlock(
-                chrom=[fileset.chrom[i] for i in chosen],
+                chrom=[fileset.chrom[i] for i in chosen.tolist()],
                 position=fileset.position[chosen],
                 variant_id=[fileset.variant_id[i] for i in chosen],
                 ref=[fileset.allele_2[i] for i in chosen],

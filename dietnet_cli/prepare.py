@@ -34,6 +34,11 @@ logger = logging.getLogger(__name__)
 REGIONS_PER_THREAD = 4
 # Beyond any position a VCF can hold (htslib positions are 64-bit).
 MAX_POSITION = 2**62
+# Genotype blocks a single reader keeps in memory before it spills them all
+# to a scratch file: a dataset up to this size is written once, front to
+# back, instead of through the scratch file (2,504 samples x 200,000
+# variants is 501 MB).
+MEMORY_BYTES = 512 << 20
 
 
 @dataclass(frozen=True)
@@ -182,6 +187,7 @@ def prepare(
                     sample_index,
                     scratch_dir / "part-0",
                     threads=threads,
+                    memory_bytes=MEMORY_BYTES,
                     **read_options,
                 )
             ]
@@ -200,6 +206,7 @@ def prepare(
                         scratch_dir / "part-0",
                         reader=stdin_reader,
                         threads=threads,
+                        memory_bytes=MEMORY_BYTES,
                         **read_options,
                     )
                 ]
@@ -226,7 +233,7 @@ def prepare(
             [part.store for part in parts], scratch / dataset.GENOTYPES
         )
         for part in parts:
-            part.store.path.unlink()
+            part.store.discard()
         scratch_dir.rmdir()
         with ThreadPoolExecutor(max_workers=1) as pool:
             matrix_digest = pool.submit(dataset.matrix_digest, scratch)
@@ -518,6 +525,7 @@ def _read_vcf_part(
     show_progress: bool,
     reader=None,
     threads: int = 1,
+    memory_bytes: int = 0,
 ) -> _PartResult:
     num_samples = len(samples) if samples is not None else None
     blocks = vcf.iter_blocks(
@@ -530,7 +538,13 @@ def _read_vcf_part(
         threads=threads,
     )
     return _consume(
-        blocks, store_path, num_samples, filters, variant_list, show_progress
+        blocks,
+        store_path,
+        num_samples,
+        filters,
+        variant_list,
+        show_progress,
+        memory_bytes,
     )
 
 
@@ -544,6 +558,7 @@ def _read_plink(
     keep_contig,
     show_progress: bool,
     threads: int = 1,
+    memory_bytes: int = 0,
 ) -> _PartResult:
     mask = None
     if filters.regions:
@@ -558,7 +573,13 @@ def _read_plink(
         threads=threads,
     )
     return _consume(
-        blocks, store_path, len(sample_index), filters, variant_list, show_progress
+        blocks,
+        store_path,
+        len(sample_index),
+        filters,
+        variant_list,
+        show_progress,
+        memory_bytes,
     )
 
 
@@ -581,15 +602,19 @@ def _consume(
     filters: Filters,
     variant_list: _VariantList | None,
     show_progress: bool,
+    memory_bytes: int = 0,
 ) -> _PartResult:
-    """Filter blocks and append the kept variants to a block store."""
+    """Filter blocks and append the kept variants to a block store that
+    holds up to ``memory_bytes`` in memory."""
     result: _PartResult | None = None
     seen: set[tuple[str, int, str, str]] = set()
     with progress.bar("Reading variants", enabled=show_progress) as bar:
         for block in blocks:
             if result is None:
                 width = block.dosage.shape[0] if num_samples is None else num_samples
-                result = _PartResult(store=dataset.BlockStore(store_path, width))
+                result = _PartResult(
+                    store=dataset.BlockStore(store_path, width, memory_bytes)
+                )
             result.dropped.update(block.dropped)
             result.num_read += block.num_variants + sum(block.dropped.values())
             if block.num_variants:
@@ -611,8 +636,9 @@ def _keep(
     dosage = block.dosage  # (num_samples, num_block_variants) int8, -1 = missing
     # Column sums of a sample-major block: int32 accumulators and no
     # temporary wider than int8 keep them cache-friendly.
-    called = (dosage >= 0).sum(axis=0, dtype=np.int32)
-    alt_count = np.maximum(dosage, 0).sum(axis=0, dtype=np.int32)
+    missing = (dosage < 0).sum(axis=0, dtype=np.int32)
+    called = dosage.shape[0] - missing
+    alt_count = dosage.sum(axis=0, dtype=np.int32) + missing  # missing is -1
     with np.errstate(invalid="ignore", divide="ignore"):
         alt_frequency = np.where(called > 0, alt_count / (2.0 * called), np.nan)
     missing_rate = 1.0 - called / dosage.shape[0]

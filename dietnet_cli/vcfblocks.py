@@ -21,7 +21,12 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from dietnet_cli.errors import InputError
-from dietnet_cli.genotypes import MISSING, VariantBlock, snp_problem
+from dietnet_cli.genotypes import (
+    MISSING,
+    VariantBlock,
+    snp_problem,
+    transpose_into,
+)
 
 # The shape cyvcf2 gives a diploid record's calls: two alleles and the
 # phase flag per sample. Decoded dosage rows stand for records of this shape.
@@ -154,7 +159,9 @@ class BlockBuilder:
         dosage = np.empty((num_samples, len(self.chroms)), dtype=np.int8)
         for source, block_rows, rows in self._runs:
             for start, row, length in _stretches(block_rows, rows):
-                dosage[:, start : start + length] = source[row : row + length].T
+                transpose_into(
+                    dosage[:, start : start + length], source[row : row + length]
+                )
         if raw:
             dosage[:, raw] = self._decode_calls(num_samples, raw).T
         block = VariantBlock(

@@ -11,6 +11,7 @@ import pytest
 
 from dietnet_cli import dataset
 from dietnet_cli.errors import DietnetError, InputError
+from dietnet_cli.genotypes import to_sample_major
 from dietnet_cli.prepare import Filters, prepare
 
 from .conftest import (
@@ -137,20 +138,33 @@ class TestDataset:
         rows.close()
 
     @pytest.mark.parametrize("group_bytes", [1, 7, 1 << 26])
-    def test_assembly_in_groups_of_any_size(self, tmp_path, group_bytes):
+    @pytest.mark.parametrize(
+        "memory_bytes",
+        [(0, 0), (20, 0), (1000, 1000), (1000, 20)],
+        ids=["spilled", "held-then-spilled", "in-memory", "mixed"],
+    )
+    def test_assembly_in_groups_of_any_size(self, tmp_path, group_bytes, memory_bytes):
         rng = np.random.default_rng(2)
         # (num_samples, num_variants) int8 of two stores of uneven blocks
         matrix = rng.integers(-1, 3, size=(5, 23)).astype(np.int8)
         cuts = [(0, 4), (4, 5), (5, 12), (12, 23)]
         stores = []
-        for name, blocks in (("a", cuts[:2]), ("b", cuts[2:])):
-            store = dataset.BlockStore(tmp_path / name, num_samples=5)
+        for name, blocks, budget in (
+            ("a", cuts[:2], memory_bytes[0]),
+            ("b", cuts[2:], memory_bytes[1]),
+        ):
+            store = dataset.BlockStore(tmp_path / name, 5, memory_bytes=budget)
             for start, stop in blocks:
-                store.append(matrix[:, start:stop])
+                store.append(matrix[:, start:stop].copy())
             store.close()
+            assert store.in_memory == (budget >= 5 * (blocks[-1][1] - blocks[0][0]))
+            assert (tmp_path / name).exists() != store.in_memory
             stores.append(store)
         dataset.assemble_genotypes(stores, tmp_path / "g.npy", group_bytes=group_bytes)
         np.testing.assert_array_equal(np.load(tmp_path / "g.npy"), matrix)
+        for store in stores:
+            store.discard()
+            assert not (tmp_path / store.path.name).exists()
 
     def test_missing_calls_kept_as_minus_one(
         self, tmp_path, cohort, vcf_path, labels_path
@@ -619,3 +633,11 @@ class TestBadInputs:
                 labels,
                 tmp_path / "nowhere" / "ds",
             )
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (3, 1300), (1030, 700), (512, 1024)])
+def test_sample_major_copy(shape):
+    variant_major = np.random.default_rng(0).integers(-1, 3, shape).astype(np.int8)
+    copy = to_sample_major(variant_major)
+    assert copy.flags.c_contiguous
+    np.testing.assert_array_equal(copy, variant_major.T)
