@@ -25,6 +25,7 @@ import hashlib
 import json
 import logging
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -421,8 +422,10 @@ def assemble_genotypes(
     int8 ``.npy`` matrix.
 
     When every block is in memory the file is written front to back, a
-    group of whole rows at a time; otherwise a group of blocks at a time,
-    each sample's share of the group where its row lies.
+    group of whole rows at a time, and hashed on the way: the SHA-256 state
+    over the file's bytes is returned, for :func:`dataset_checksum`.
+    Otherwise it is written a group of blocks at a time, each sample's share
+    of the group where its row lies, and None is returned.
     """
     num_samples = stores[0].num_samples
     total = sum(store.num_variants for store in stores)
@@ -435,8 +438,9 @@ def assemble_genotypes(
     with open(out_path, "r+b", buffering=0) as out:
         if all(store.in_memory for store in stores):
             blocks = [block for store in stores for block in store.blocks]
-            _write_rows(out.fileno(), offset, total, blocks, group_bytes)
-            return
+            digest = hashlib.sha256(os.pread(out.fileno(), offset, 0))
+            _write_rows(out.fileno(), offset, total, blocks, group_bytes, digest)
+            return digest
         column = 0
         for store in stores:
             pending: list[np.ndarray] = []
@@ -451,29 +455,46 @@ def assemble_genotypes(
                     pending, pending_bytes = [], 0
             if pending:
                 column = _write_columns(out.fileno(), offset, total, pending, column)
+    return None
 
 
 def _write_rows(
-    descriptor: int, offset: int, total: int, blocks: list[np.ndarray], group_bytes: int
+    descriptor: int,
+    offset: int,
+    total: int,
+    blocks: list[np.ndarray],
+    group_bytes: int,
+    digest: Any,
 ) -> None:
     """Write sample-major blocks side by side as a matrix of ``total``
-    columns starting ``offset`` bytes into the file, whole rows at a time
-    through one reused buffer."""
+    columns starting ``offset`` bytes into the file, whole rows at a time.
+
+    Two buffers take turns: while one is written, a thread adds the other
+    to ``digest`` (hashlib lets go of the GIL).
+    """
     num_samples = blocks[0].shape[0]
-    rows = max(1, min(num_samples, group_bytes // max(total, 1)))
-    buffer = np.empty((rows, total), dtype=np.int8)
-    for start in range(0, num_samples, rows):
-        stop = min(start + rows, num_samples)
-        column = 0
-        for block in blocks:
-            width = block.shape[1]
-            buffer[: stop - start, column : column + width] = block[start:stop]
-            column += width
-        _pwrite_all(
-            descriptor,
-            memoryview(buffer[: stop - start]).cast("B"),
-            offset + start * total,
-        )
+    rows = max(1, min(num_samples, group_bytes // 2 // max(total, 1)))
+    buffers = [np.empty((rows, total), dtype=np.int8) for _ in range(2)]
+    hashed: list[Future | None] = [None, None]
+    with ThreadPoolExecutor(max_workers=1) as hasher:
+        for turn, start in enumerate(range(0, num_samples, rows)):
+            stop = min(start + rows, num_samples)
+            which = turn % 2
+            if hashed[which] is not None:
+                hashed[which].result()
+            buffer = buffers[which][: stop - start]
+            column = 0
+            for block in blocks:
+                width = block.shape[1]
+                buffer[:, column : column + width] = block[start:stop]
+                column += width
+            data = memoryview(buffer).cast("B")
+            # one hashing thread takes the buffers in file order
+            hashed[which] = hasher.submit(digest.update, data)
+            _pwrite_all(descriptor, data, offset + start * total)
+        for future in hashed:
+            if future is not None:
+                future.result()
 
 
 def _pwrite_all(descriptor: int, data: memoryview, where: int) -> None:

@@ -226,17 +226,22 @@ def prepare(
                 "has biallelic SNPs on chromosomes 1-22."
             )
 
-        # Assemble the dataset files. The matrix and the inputs are hashed
-        # in a thread (hashlib lets go of the GIL) while the tables are
-        # written.
-        dataset.assemble_genotypes(
+        # Assemble the dataset files. The matrix is hashed as it is written
+        # or, when it was assembled from the scratch file, afterwards; that
+        # and the inputs' checksums run in a thread (hashlib lets go of the
+        # GIL) while the tables are written.
+        written_digest = dataset.assemble_genotypes(
             [part.store for part in parts], scratch / dataset.GENOTYPES
         )
         for part in parts:
             part.store.discard()
         scratch_dir.rmdir()
         with ThreadPoolExecutor(max_workers=1) as pool:
-            matrix_digest = pool.submit(dataset.matrix_digest, scratch)
+            matrix_digest = (
+                pool.submit(dataset.matrix_digest, scratch)
+                if written_digest is None
+                else None
+            )
             input_files = {"labels": labels_path}
             if is_plink:
                 input_files |= {"bed": fileset.bed, "bim": fileset.bim}
@@ -269,7 +274,10 @@ def prepare(
                 scratch / dataset.SAMPLES, shared, shared_labels, shared_groups
             )
             inputs = {name: future.result() for name, future in described.items()}
-            checksum = dataset.dataset_checksum(scratch, matrix_digest.result())
+            checksum = dataset.dataset_checksum(
+                scratch,
+                written_digest if matrix_digest is None else matrix_digest.result(),
+            )
         manifest = provenance.record(
             kind="dietnet-dataset",
             format_version=dataset.FORMAT_VERSION,
@@ -607,7 +615,7 @@ def _consume(
     """Filter blocks and append the kept variants to a block store that
     holds up to ``memory_bytes`` in memory."""
     result: _PartResult | None = None
-    seen: set[tuple[str, int, str, str]] = set()
+    seen = _SeenVariants()
     with progress.bar("Reading variants", enabled=show_progress) as bar:
         for block in blocks:
             if result is None:
@@ -626,12 +634,78 @@ def _consume(
     return result
 
 
+# Two bits per base for the keys of _SeenVariants; -1 for anything else.
+_BASE_CODE = np.full(128, -1, dtype=np.int64)
+for _code, _base in enumerate("ACGT"):
+    _BASE_CODE[ord(_base)] = _BASE_CODE[ord(_base.lower())] = _code
+# Positions below this fit the integer key.
+_KEY_POSITIONS = 1 << 36
+
+
+class _SeenVariants:
+    """The variants kept so far, to drop repeats of one (same contig,
+    position, REF and ALT, whatever the case of the bases).
+
+    A SNP's key is one integer, ``((contig * 2**36 + pos) * 4 + ref) * 4 +
+    alt`` with two bits per base, so that a whole block is checked with set
+    operations; a position beyond 2**36 gets a tuple instead, in every block
+    alike.
+    """
+
+    def __init__(self) -> None:
+        self.seen: set = set()
+        self._contig_number: dict[str, int] = {}
+
+    def keys(self, block: VariantBlock, columns: np.ndarray) -> list:
+        """The keys of ``columns`` of ``block`` (biallelic SNPs)."""
+        if len(columns) == 0:
+            return []
+        numbers = self._contig_number
+        of_name = {}
+        for name in set(block.chrom):
+            contig = genome.normalize_contig(name)
+            of_name[name] = numbers.setdefault(contig, len(numbers))
+        contig = np.array([of_name[name] for name in block.chrom], dtype=np.int64)
+        contig, position = contig[columns], block.position[columns].astype(np.int64)
+        ref, alt = (
+            _BASE_CODE[np.array(alleles, dtype="U1").view(np.uint32)[columns] & 127]
+            for alleles in (block.ref, block.alt)
+        )
+        if (
+            position.max() < _KEY_POSITIONS
+            and contig.max() < 1 << 20
+            and min(ref.min(), alt.min()) >= 0
+        ):
+            return (((contig << 36 | position) << 2 | ref) << 2 | alt).tolist()
+        return [
+            ((c * _KEY_POSITIONS + p) * 4 + r) * 4 + a
+            if p < _KEY_POSITIONS and r >= 0 and a >= 0
+            else (c, p, block.ref[i].upper(), block.alt[i].upper())
+            for i, c, p, r, a in zip(
+                columns.tolist(),
+                contig.tolist(),
+                position.tolist(),
+                ref.tolist(),
+                alt.tolist(),
+                strict=True,
+            )
+        ]
+
+    def add_if_new(self, keys: list) -> bool:
+        """Add ``keys`` when none is a repeat; say whether they were added."""
+        unique = set(keys)
+        if len(unique) == len(keys) and self.seen.isdisjoint(unique):
+            self.seen |= unique
+            return True
+        return False
+
+
 def _keep(
     block: VariantBlock,
     result: _PartResult,
     filters: Filters,
     variant_list: _VariantList | None,
-    seen: set,
+    seen: _SeenVariants,
 ) -> None:
     dosage = block.dosage  # (num_samples, num_block_variants) int8, -1 = missing
     # Column sums of a sample-major block: int32 accumulators and no
@@ -650,27 +724,24 @@ def _keep(
     reasons[missing_rate > filters.max_missing] = "missing"
 
     # Variants not in the list, and repeats of a variant already kept.
-    contig = {name: genome.normalize_contig(name) for name in set(block.chrom)}
+    candidates = np.flatnonzero(reasons == "")
+    keys = seen.keys(block, candidates)
+    if variant_list is None and seen.add_if_new(keys):
+        candidates = candidates[:0]  # all new: the common case, in bulk
     positions = block.position.tolist()
-    for column in np.flatnonzero(reasons == "").tolist():
-        key = (
-            contig[block.chrom[column]],
-            positions[column],
-            block.ref[column],
-            block.alt[column],
-        )
+    for column, key in zip(candidates.tolist(), keys, strict=False):
         if variant_list is not None and not variant_list.contains(
             block.chrom[column],
-            key[1],
+            positions[column],
             block.variant_id[column],
-            key[2],
-            key[3],
+            block.ref[column],
+            block.alt[column],
         ):
             reasons[column] = "not_listed"
-        elif key in seen:
+        elif key in seen.seen:
             reasons[column] = "duplicate"
         else:
-            seen.add(key)
+            seen.seen.add(key)
     result.dropped.update(reason for reason in reasons if reason)
     keep = np.flatnonzero(reasons == "")
     if len(keep) == 0:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from dataclasses import replace
@@ -12,7 +13,7 @@ import pytest
 from dietnet_cli import dataset
 from dietnet_cli.errors import DietnetError, InputError
 from dietnet_cli.genotypes import to_sample_major
-from dietnet_cli.prepare import Filters, prepare
+from dietnet_cli.prepare import Filters, _SeenVariants, prepare
 
 from .conftest import (
     VCF_HEADER,
@@ -160,8 +161,16 @@ class TestDataset:
             assert store.in_memory == (budget >= 5 * (blocks[-1][1] - blocks[0][0]))
             assert (tmp_path / name).exists() != store.in_memory
             stores.append(store)
-        dataset.assemble_genotypes(stores, tmp_path / "g.npy", group_bytes=group_bytes)
+        digest = dataset.assemble_genotypes(
+            stores, tmp_path / "g.npy", group_bytes=group_bytes
+        )
         np.testing.assert_array_equal(np.load(tmp_path / "g.npy"), matrix)
+        # written front to back, the file is hashed on the way
+        if all(store.in_memory for store in stores):
+            expected = hashlib.sha256((tmp_path / "g.npy").read_bytes()).hexdigest()
+            assert digest.hexdigest() == expected
+        else:
+            assert digest is None
         for store in stores:
             store.discard()
             assert not (tmp_path / store.path.name).exists()
@@ -641,3 +650,44 @@ def test_sample_major_copy(shape):
     copy = to_sample_major(variant_major)
     assert copy.flags.c_contiguous
     np.testing.assert_array_equal(copy, variant_major.T)
+
+
+def test_repeats_are_found_across_and_within_blocks(tmp_path):
+    """The bulk check of repeated variants: within a block, across blocks,
+    under another contig name or base case, and beyond 2**36."""
+    from collections import Counter
+
+    from dietnet_cli.genotypes import VariantBlock
+    from dietnet_cli.prepare import _keep, _PartResult
+
+    def block(records):
+        chrom, position, ref, alt = zip(*records, strict=True)
+        dosage = np.tile(np.array([[0], [1], [2]], dtype=np.int8), len(records))
+        return VariantBlock(
+            list(chrom),
+            np.array(position, dtype=np.int64),
+            [f"v{p}" for p in position],
+            list(ref),
+            list(alt),
+            dosage,
+        )
+
+    far = 1 << 37
+    blocks = [
+        [("1", 10, "A", "G"), ("1", 20, "C", "T"), ("2", 10, "A", "G")],
+        [("chr1", 10, "A", "G"), ("1", 30, "G", "A"), ("1", 30, "G", "A")],
+        [("1", 20, "c", "t"), ("1", 20, "C", "A"), ("3", far, "A", "C")],
+        [("3", far, "A", "C"), ("3", far + 1, "A", "C")],
+    ]
+    result = _PartResult(store=dataset.BlockStore(tmp_path / "unused", 3, 1 << 20))
+    seen = _SeenVariants()
+    for records in blocks:
+        _keep(block(records), result, Filters(), None, seen)
+    positions = np.concatenate(result.position).tolist()
+    kept = list(zip(result.chrom, positions, strict=True))
+    assert kept == [
+        ("1", 10), ("1", 20), ("2", 10), ("1", 30), ("1", 20), ("3", far),
+        ("3", far + 1),
+    ]  # fmt: skip
+    assert result.alt == ["G", "T", "G", "A", "A", "C", "C"]
+    assert result.dropped == Counter(duplicate=4)
