@@ -45,7 +45,12 @@ def _anon_kib(pid: int) -> int:
 
 
 def run(command: list[str], *, stdout=subprocess.DEVNULL) -> Measurement:
-    """Run ``command`` to completion; raise if it fails."""
+    """Run ``command`` to completion; raise if it fails.
+
+    Dirty pages of earlier commands are flushed to disk first, so that no
+    command is slowed down by writing back another's output.
+    """
+    os.sync()
     with tempfile.TemporaryFile() as stderr:
         started = time.perf_counter()
         child = subprocess.Popen(command, stdout=stdout, stderr=stderr)
