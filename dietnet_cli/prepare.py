@@ -700,6 +700,25 @@ class _SeenVariants:
         return False
 
 
+def _column_counts(dosage: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Missing calls and ALT alleles per column of a sample-major block.
+
+    Summed a band of rows at a time, so the temporaries are small, stay in
+    cache and reuse the same memory: a block-sized temporary lands on fresh
+    pages every time, as the blocks kept in memory take the freed ones.
+    """
+    missing = np.zeros(dosage.shape[1], dtype=np.int32)
+    alt_count = np.zeros(dosage.shape[1], dtype=np.int32)
+    for start in range(0, dosage.shape[0], _BAND_ROWS):
+        band = dosage[start : start + _BAND_ROWS]
+        missing += (band < 0).sum(axis=0, dtype=np.int32)
+        alt_count += band.sum(axis=0, dtype=np.int32)
+    return missing, alt_count + missing  # a missing call counted -1
+
+
+_BAND_ROWS = 128
+
+
 def _keep(
     block: VariantBlock,
     result: _PartResult,
@@ -708,11 +727,8 @@ def _keep(
     seen: _SeenVariants,
 ) -> None:
     dosage = block.dosage  # (num_samples, num_block_variants) int8, -1 = missing
-    # Column sums of a sample-major block: int32 accumulators and no
-    # temporary wider than int8 keep them cache-friendly.
-    missing = (dosage < 0).sum(axis=0, dtype=np.int32)
+    missing, alt_count = _column_counts(dosage)
     called = dosage.shape[0] - missing
-    alt_count = dosage.sum(axis=0, dtype=np.int32) + missing  # missing is -1
     with np.errstate(invalid="ignore", divide="ignore"):
         alt_frequency = np.where(called > 0, alt_count / (2.0 * called), np.nan)
     missing_rate = 1.0 - called / dosage.shape[0]
