@@ -310,7 +310,7 @@ class TestPredict:
         dataset = open_dataset(cohort["dataset"])
         with torch.no_grad():
             logits, _ = network(
-                torch.from_numpy(np.asarray(dataset.genotypes)),
+                torch.from_numpy(np.array(dataset.genotypes)),
                 torch.from_numpy(model.class_counts),
             )
         expected = torch.softmax(logits.double() / model.temperature, dim=1).numpy()
