@@ -83,17 +83,20 @@ def speed(args: argparse.Namespace) -> None:
     model_config = ModelConfig(aux_hidden=args.aux_hidden)
     train_config = TrainConfig(epochs=args.epochs, patience=args.epochs)
 
+    def plain_epochs() -> list[float]:
+        return [
+            plain_epoch(
+                data.genotypes,
+                train_index,
+                train_config.batch_size,
+                model_config.num_hidden,
+            )
+            for _ in range(args.epochs)
+        ]
+
     # The plain loop runs before and after the fit, so that a change of
     # machine load during the run shows in both.
-    plain_before = [
-        plain_epoch(
-            data.genotypes,
-            train_index,
-            train_config.batch_size,
-            model_config.num_hidden,
-        )
-        for _ in range(args.epochs)
-    ]
+    plain_before = plain_epochs()
     result = fit(
         data.genotypes,
         codes,
@@ -105,15 +108,7 @@ def speed(args: argparse.Namespace) -> None:
         class_group=_group_codes(data.classes(), data.group_of()),
     )
     epochs = [row["seconds"] for row in result.history if row["epoch"] > 0]
-    plain = plain_before + [
-        plain_epoch(
-            data.genotypes,
-            train_index,
-            train_config.batch_size,
-            model_config.num_hidden,
-        )
-        for _ in range(args.epochs)
-    ]
+    plain = plain_before + plain_epochs()
     start = result.history[0]["seconds"] if result.history[0]["epoch"] == 0 else 0
     dietnet_median, plain_median = statistics.median(epochs), statistics.median(plain)
     print(
