@@ -13,30 +13,29 @@ on to the memory of its largest working set, which is its peak RSS anyway.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
-import logging
-
-logger = logging.getLogger(__name__)
 
 # mallopt parameters (malloc.h)
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
-# Requests above this still get their own mapping, returned when freed.
-_KEEP_BYTES = 1 << 30
+# Requests above this still get their own mapping, returned when freed;
+# glibc versions that cap the threshold take the cap (32 MiB on 64-bit).
+_KEEP_BYTES = (1 << 30, 1 << 25)
 
 
 def keep_freed_memory() -> bool:
-    """Tell glibc's malloc to reuse freed memory; False where it is not glibc."""
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return False
+    """Tell glibc's malloc to reuse freed memory; False where it did not.
+
+    The mapping threshold is raised first and the trim threshold only once
+    that took: setting the trim threshold alone turns off glibc's own
+    adjustment of the mapping threshold, which would leave more page faults
+    than the defaults.
+    """
     try:
-        mallopt = ctypes.CDLL(name).mallopt
-    except (OSError, AttributeError):  # not glibc (macOS, musl without it)
+        mallopt = ctypes.CDLL(None).mallopt  # the C library already loaded
+    except (OSError, AttributeError):  # no mallopt: not glibc
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    done = mallopt(_M_TRIM_THRESHOLD, _KEEP_BYTES) and mallopt(
-        _M_MMAP_THRESHOLD, _KEEP_BYTES
-    )
-    logger.debug("malloc thresholds raised: %s", bool(done))
-    return bool(done)
+    for size in _KEEP_BYTES:
+        if mallopt(_M_MMAP_THRESHOLD, size):
+            return bool(mallopt(_M_TRIM_THRESHOLD, size))
+    return False

@@ -25,6 +25,7 @@ import hashlib
 import json
 import logging
 import os
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -399,7 +400,7 @@ class BlockStore:
     def num_variants(self) -> int:
         return sum(self.widths)
 
-    def iter_blocks(self):
+    def iter_blocks(self) -> Iterator[np.ndarray]:
         """The blocks in order, each (num_samples, width) int8."""
         if self.in_memory:
             yield from self.blocks
@@ -417,7 +418,7 @@ def assemble_genotypes(
     out_path: Path,
     *,
     group_bytes: int = 1 << 26,
-) -> None:
+) -> Any:
     """Write the blocks of ``stores``, in order, as one (num_samples, total)
     int8 ``.npy`` matrix.
 
@@ -428,6 +429,8 @@ def assemble_genotypes(
     of the group where its row lies, and None is returned.
     """
     num_samples = stores[0].num_samples
+    if any(store.num_samples != num_samples for store in stores):
+        raise ValueError("Block stores of different numbers of samples.")
     total = sum(store.num_variants for store in stores)
     matrix = np.lib.format.open_memmap(
         out_path, mode="w+", dtype=np.int8, shape=(num_samples, total)

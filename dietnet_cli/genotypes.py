@@ -15,6 +15,8 @@ import numpy as np
 
 MISSING = -1
 BASES = frozenset("ACGT")
+# Side of the square tiles transpose_into copies at a time.
+_TILE = 512
 
 
 @dataclass
@@ -68,9 +70,6 @@ def transpose_into(out: np.ndarray, source: np.ndarray) -> None:
     for i in range(0, rows, _TILE):
         for j in range(0, columns, _TILE):
             out[i : i + _TILE, j : j + _TILE] = source[j : j + _TILE, i : i + _TILE].T
-
-
-_TILE = 512
 
 
 def snp_problem(ref: str, alts: list[str]) -> str | None:

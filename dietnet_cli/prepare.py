@@ -201,6 +201,7 @@ def prepare(
                     _read_vcf_part(
                         input_path,
                         samples,
+                        len(shared),
                         None,
                         None,
                         scratch_dir / "part-0",
@@ -212,7 +213,13 @@ def prepare(
                 ]
             else:
                 parts = _read_vcf_regions(
-                    input_path, samples, regions, scratch_dir, threads, read_options
+                    input_path,
+                    samples,
+                    len(shared),
+                    regions,
+                    scratch_dir,
+                    threads,
+                    read_options,
                 )
 
         dropped = sum((part.dropped for part in parts), Counter())
@@ -237,7 +244,7 @@ def prepare(
             part.store.discard()
         scratch_dir.rmdir()
         with ThreadPoolExecutor(max_workers=1) as pool:
-            matrix_digest = (
+            matrix_hashed = (
                 pool.submit(dataset.matrix_digest, scratch)
                 if written_digest is None
                 else None
@@ -276,7 +283,7 @@ def prepare(
             inputs = {name: future.result() for name, future in described.items()}
             checksum = dataset.dataset_checksum(
                 scratch,
-                written_digest if matrix_digest is None else matrix_digest.result(),
+                written_digest if matrix_hashed is None else matrix_hashed.result(),
             )
         manifest = provenance.record(
             kind="dietnet-dataset",
@@ -493,6 +500,7 @@ def _region_bounds(region: str) -> tuple[int, int] | None:
 def _read_vcf_regions(
     input_path: str,
     samples: list[str] | None,
+    num_samples: int,
     regions: list[tuple[str, tuple[int, int] | None]],
     scratch_dir: Path,
     threads: int,
@@ -503,6 +511,7 @@ def _read_vcf_regions(
         delayed(_read_vcf_part)(
             input_path,
             samples,
+            num_samples,
             region,
             bounds,
             scratch_dir / f"part-{index}",
@@ -523,6 +532,7 @@ def _read_vcf_regions(
 def _read_vcf_part(
     input_path: str,
     samples: list[str] | None,
+    num_samples: int,
     region: str | None,
     bounds: tuple[int, int] | None,
     store_path: Path,
@@ -535,7 +545,6 @@ def _read_vcf_part(
     threads: int = 1,
     memory_bytes: int = 0,
 ) -> _PartResult:
-    num_samples = len(samples) if samples is not None else None
     blocks = vcf.iter_blocks(
         input_path,
         samples=samples,
@@ -606,38 +615,43 @@ def _plink_region_mask(fileset: plink.PlinkFileset, region: str) -> np.ndarray:
 def _consume(
     blocks,
     store_path: Path,
-    num_samples: int | None,
+    num_samples: int,
     filters: Filters,
     variant_list: _VariantList | None,
     show_progress: bool,
     memory_bytes: int = 0,
 ) -> _PartResult:
-    """Filter blocks and append the kept variants to a block store that
-    holds up to ``memory_bytes`` in memory."""
-    result: _PartResult | None = None
+    """Filter blocks of ``num_samples`` samples and append the kept variants
+    to a block store that holds up to ``memory_bytes`` in memory."""
+    result = _PartResult(
+        store=dataset.BlockStore(store_path, num_samples, memory_bytes)
+    )
     seen = _SeenVariants()
     with progress.bar("Reading variants", enabled=show_progress) as bar:
         for block in blocks:
-            if result is None:
-                width = block.dosage.shape[0] if num_samples is None else num_samples
-                result = _PartResult(
-                    store=dataset.BlockStore(store_path, width, memory_bytes)
+            if block.num_variants and block.dosage.shape[0] != num_samples:
+                raise ValueError(
+                    f"A block of {block.dosage.shape[0]} samples where "
+                    f"{num_samples} were expected."
                 )
             result.dropped.update(block.dropped)
             result.num_read += block.num_variants + sum(block.dropped.values())
             if block.num_variants:
                 _keep(block, result, filters, variant_list, seen)
             bar.advance(block.num_variants + sum(block.dropped.values()))
-    if result is None:
-        result = _PartResult(store=dataset.BlockStore(store_path, num_samples or 0))
     result.store.close()
     return result
 
 
-# Two bits per base for the keys of _SeenVariants; -1 for anything else.
-_BASE_CODE = np.full(128, -1, dtype=np.int64)
-for _code, _base in enumerate("ACGT"):
-    _BASE_CODE[ord(_base)] = _BASE_CODE[ord(_base.lower())] = _code
+def _base_codes() -> np.ndarray:
+    """Two bits per base (either case) by character code; -1 for the rest."""
+    codes = np.full(128, -1, dtype=np.int64)
+    for code, base in enumerate("ACGT"):
+        codes[ord(base)] = codes[ord(base.lower())] = code
+    return codes
+
+
+_BASE_CODE = _base_codes()
 # Positions below this fit the integer key.
 _KEY_POSITIONS = 1 << 36
 
@@ -648,8 +662,8 @@ class _SeenVariants:
 
     A SNP's key is one integer, ``((contig * 2**36 + pos) * 4 + ref) * 4 +
     alt`` with two bits per base, so that a whole block is checked with set
-    operations; a position beyond 2**36 gets a tuple instead, in every block
-    alike.
+    operations; a position outside [0, 2**36) gets a tuple instead, in
+    every block alike.
     """
 
     def __init__(self) -> None:
@@ -672,14 +686,15 @@ class _SeenVariants:
             for alleles in (block.ref, block.alt)
         )
         if (
-            position.max() < _KEY_POSITIONS
+            0 <= position.min()
+            and position.max() < _KEY_POSITIONS
             and contig.max() < 1 << 20
             and min(ref.min(), alt.min()) >= 0
         ):
             return (((contig << 36 | position) << 2 | ref) << 2 | alt).tolist()
         return [
             ((c * _KEY_POSITIONS + p) * 4 + r) * 4 + a
-            if p < _KEY_POSITIONS and r >= 0 and a >= 0
+            if 0 <= p < _KEY_POSITIONS and r >= 0 and a >= 0
             else (c, p, block.ref[i].upper(), block.alt[i].upper())
             for i, c, p, r, a in zip(
                 columns.tolist(),
@@ -691,6 +706,12 @@ class _SeenVariants:
             )
         ]
 
+    def __contains__(self, key: object) -> bool:
+        return key in self.seen
+
+    def add(self, key: object) -> None:
+        self.seen.add(key)
+
     def add_if_new(self, keys: list) -> bool:
         """Add ``keys`` when none is a repeat; say whether they were added."""
         unique = set(keys)
@@ -698,6 +719,10 @@ class _SeenVariants:
             self.seen |= unique
             return True
         return False
+
+
+# Rows summed at a time by _column_counts.
+_BAND_ROWS = 128
 
 
 def _column_counts(dosage: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -714,9 +739,6 @@ def _column_counts(dosage: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         missing += (band < 0).sum(axis=0, dtype=np.int32)
         alt_count += band.sum(axis=0, dtype=np.int32)
     return missing, alt_count + missing  # a missing call counted -1
-
-
-_BAND_ROWS = 128
 
 
 def _keep(
@@ -754,10 +776,10 @@ def _keep(
             block.alt[column],
         ):
             reasons[column] = "not_listed"
-        elif key in seen.seen:
+        elif key in seen:
             reasons[column] = "duplicate"
         else:
-            seen.seen.add(key)
+            seen.add(key)
     result.dropped.update(reason for reason in reasons if reason)
     keep = np.flatnonzero(reasons == "")
     if len(keep) == 0:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections import Counter
 from dataclasses import replace
 
 import numpy as np
@@ -12,8 +13,8 @@ import pytest
 
 from dietnet_cli import dataset
 from dietnet_cli.errors import DietnetError, InputError
-from dietnet_cli.genotypes import to_sample_major
-from dietnet_cli.prepare import Filters, _SeenVariants, prepare
+from dietnet_cli.genotypes import VariantBlock, to_sample_major
+from dietnet_cli.prepare import Filters, _keep, _PartResult, _SeenVariants, prepare
 
 from .conftest import (
     VCF_HEADER,
@@ -443,6 +444,26 @@ class TestThreads:
         assert one.manifest["records_dropped"]["contig"] == 1
         assert one.manifest["records_dropped"]["not_snp"] == 1
 
+    def test_regions_without_records(self, tmp_path):
+        # The first regions of contig 1 hold no record (as the first
+        # megabases of chromosome 22 hold none): their parts are empty but
+        # still have every sample.
+        cohort = polymorphic(make_cohort(6, 40, seed=3))
+        cohort = replace(cohort, position=tuple(p + 15_000 for p in cohort.position))
+        indexed = compress(tmp_path, write_vcf(tmp_path / "in.vcf", cohort), "b", True)
+        labels = write_labels(tmp_path / "labels.tsv", cohort)
+        one = run(indexed, labels, tmp_path / "one", threads=1)
+        two = run(indexed, labels, tmp_path / "two", threads=2)
+        assert two.genotypes.shape == (6, 40)
+        assert files_of(tmp_path / "one") == files_of(tmp_path / "two")
+        regions = Filters(regions=("1:1-50", "1:1-30000"))
+        listed = run(indexed, labels, tmp_path / "regions", filters=regions)
+        inside = (np.array(one.variants.chrom) == "1") & (
+            one.variants.position <= 30_000
+        )
+        assert 0 < inside.sum() < 40
+        np.testing.assert_array_equal(listed.genotypes, one.genotypes[:, inside])
+
 
 class TestSamples:
     def test_only_shared_samples_in_input_order(self, tmp_path, cohort):
@@ -655,10 +676,6 @@ def test_sample_major_copy(shape):
 def test_repeats_are_found_across_and_within_blocks(tmp_path):
     """The bulk check of repeated variants: within a block, across blocks,
     under another contig name or base case, and beyond 2**36."""
-    from collections import Counter
-
-    from dietnet_cli.genotypes import VariantBlock
-    from dietnet_cli.prepare import _keep, _PartResult
 
     def block(records):
         chrom, position, ref, alt = zip(*records, strict=True)
@@ -678,6 +695,7 @@ def test_repeats_are_found_across_and_within_blocks(tmp_path):
         [("chr1", 10, "A", "G"), ("1", 30, "G", "A"), ("1", 30, "G", "A")],
         [("1", 20, "c", "t"), ("1", 20, "C", "A"), ("3", far, "A", "C")],
         [("3", far, "A", "C"), ("3", far + 1, "A", "C")],
+        [("5", -5, "A", "G"), ("6", -5, "A", "G"), ("6", -5, "A", "G")],
     ]
     result = _PartResult(store=dataset.BlockStore(tmp_path / "unused", 3, 1 << 20))
     seen = _SeenVariants()
@@ -687,7 +705,7 @@ def test_repeats_are_found_across_and_within_blocks(tmp_path):
     kept = list(zip(result.chrom, positions, strict=True))
     assert kept == [
         ("1", 10), ("1", 20), ("2", 10), ("1", 30), ("1", 20), ("3", far),
-        ("3", far + 1),
+        ("3", far + 1), ("5", -5), ("6", -5),
     ]  # fmt: skip
-    assert result.alt == ["G", "T", "G", "A", "A", "C", "C"]
-    assert result.dropped == Counter(duplicate=4)
+    assert result.alt == ["G", "T", "G", "A", "A", "C", "C", "G", "G"]
+    assert result.dropped == Counter(duplicate=5)
