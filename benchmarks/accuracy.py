@@ -40,8 +40,9 @@ from sklearn.svm import SVC
 
 from dietnet_cli import allocator
 from dietnet_cli.baselines import AssignmentTest
+from dietnet_cli.counts import alt_frequency
 from dietnet_cli.fit import TrainConfig, fit, predict_logits, training_class_counts
-from dietnet_cli.model import ModelConfig, alt_frequency
+from dietnet_cli.model import ModelConfig
 
 logger = logging.getLogger(__name__)
 
@@ -196,7 +197,7 @@ def run_assignment_shrunk(
 ) -> float:
     """The assignment test with frequencies pulled towards their
     super-population's, as the Diet Network's linear path starts (see
-    ``dietnet_cli.model.alt_frequency``; pseudo-count 0.5)."""
+    ``dietnet_cli.counts.alt_frequency``; pseudo-count 0.5)."""
     counts = training_class_counts(genotypes, labels, train, num_classes)
     p = (
         alt_frequency(

@@ -41,15 +41,10 @@ import torch
 
 from dietnet_cli import allocator, embed
 from dietnet_cli import dataset as dataset_format
+from dietnet_cli.counts import AlleleCounts, count_genotypes, leave_out
 from dietnet_cli.dataset import open_dataset
 from dietnet_cli.fit import TrainConfig, fit
-from dietnet_cli.model import (
-    AlleleCounts,
-    DietNetwork,
-    ModelConfig,
-    count_genotypes,
-    leave_out,
-)
+from dietnet_cli.model import DietNetwork, ModelConfig
 from dietnet_cli.splits import SplitConfig, split_samples
 from dietnet_cli.train import _group_codes
 

@@ -33,15 +33,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from dietnet_cli.model import (
+from dietnet_cli.counts import (
     AlleleCounts,
-    DietNetwork,
-    FirstLayer,
-    ModelConfig,
     count_genotypes,
     input_stats_from_counts,
     leave_out,
 )
+from dietnet_cli.model import DietNetwork, FirstLayer, ModelConfig
 
 logger = logging.getLogger(__name__)
 

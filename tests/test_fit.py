@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from dietnet_cli import cli
+from dietnet_cli.counts import AlleleCounts, count_genotypes, leave_out
 from dietnet_cli.fit import (
     FINE_TUNE_RATE,
     FREE_RATE,
@@ -13,13 +14,7 @@ from dietnet_cli.fit import (
     predict_logits,
     resolve_learning_rate,
 )
-from dietnet_cli.model import (
-    AlleleCounts,
-    DietNetwork,
-    ModelConfig,
-    count_genotypes,
-    leave_out,
-)
+from dietnet_cli.model import DietNetwork, ModelConfig
 
 from .simulate import simulate_genotypes
 
