@@ -611,17 +611,23 @@ class DietNetwork(nn.Module):
         return FirstLayer(weight_e, weight_d, offset, variant_offset)
 
     def first_layer_product(
-        self, x: torch.Tensor, class_counts: torch.Tensor | AlleleCounts
+        self,
+        x: torch.Tensor,
+        class_counts: torch.Tensor | AlleleCounts,
+        called: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """``x @ W_e + offset`` of a Diet Network, without forming ``W_e``.
+        """``x @ W_e`` plus the offset's terms, without forming ``W_e``.
 
         ``W_e`` is the auxiliary encoder's last linear layer applied to its
         hidden layer ``T`` (num_variants, aux_hidden), plus the assignment
         test's path ``L @ M``; multiplying the batch ``x`` (batch,
         num_variants) into ``T`` and ``L`` first costs a batch-sized product
         instead of a (num_variants, aux_hidden, num_hidden) one, forward and
-        backward. The same arithmetic as :meth:`first_layer_weights` up to
-        rounding. Returns (batch, num_hidden).
+        backward. ``called`` (batch, num_variants) bool keeps the offset's
+        terms of the called genotypes only, as :meth:`FirstLayer.partial_sum`
+        does; None counts them all (every genotype called). The same
+        arithmetic as :meth:`first_layer_weights` up to rounding. Returns
+        (batch, num_hidden).
         """
         hidden = self.config.num_hidden
         parts = self._first_layer_parts(class_counts)
@@ -629,7 +635,11 @@ class DietNetwork(nn.Module):
         h = nn.functional.linear(x @ parts.trunk, out.weight[:hidden])
         h = h + x.sum(dim=1, keepdim=True) * out.bias[:hidden]
         if parts.linear is not None:
-            h = h + (x @ parts.linear + parts.per_variant.sum(dim=0)) @ parts.mixing
+            if called is None:
+                offset = parts.per_variant.sum(dim=0)
+            else:
+                offset = called.to(x.dtype) @ parts.per_variant
+            h = h + (x @ parts.linear + offset) @ parts.mixing
         return h
 
     # -- classifier ----------------------------------------------------------
@@ -684,11 +694,24 @@ class DietNetwork(nn.Module):
             reconstructed scaled input, or None when ``gamma == 0``.
         """
         x = self.transform(genotypes)  # (batch, num_variants) float32
+        # Missing calls are left out of the sum, which is then scaled up, as
+        # prediction does (FirstLayer.complete); with every call present the
+        # plain sum is the same.
+        called = genotypes >= 0
+        num_called = called.sum(dim=1)
+        all_called = bool((num_called == self.num_variants).all())
+        weight_d = None
         if self.config.model == "dietnet" and self.aux_decoder is None:
-            h = self.first_layer_product(x, class_counts)
-            return self._logits(h, self.first_hidden(h)), None
-        weight_e, weight_d, offset, _ = self.first_layer_weights(class_counts)
-        h = x @ weight_e + offset  # (batch, num_hidden)
+            h = self.first_layer_product(
+                x, class_counts, None if all_called else called
+            )
+            if not all_called:
+                h = h * (self.num_variants / num_called.clamp(min=1))[:, None]
+        else:
+            first = self.first_layer_weights(class_counts, variant_terms=not all_called)
+            weight_d = first.weight_d
+            # (batch, num_hidden)
+            h = first.complete(first.partial_sum(x, called, slice(None)), num_called)
         first = self.first_hidden(h)
         logits = self._logits(h, first)
         if weight_d is None:

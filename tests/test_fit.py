@@ -135,6 +135,34 @@ class TestTrainingArithmetic:
             product, x @ first.weight_e + first.offset, rtol=1e-4, atol=1e-3
         )
 
+    @pytest.mark.parametrize(
+        "config",
+        [ModelConfig(), ModelConfig(gamma=1.0), ModelConfig(model="mlp")],
+        ids=["dietnet", "decoder", "mlp"],
+    )
+    def test_training_sums_missing_calls_as_prediction_does(self, data, config):
+        genotypes, labels, train, test = data
+        torch.manual_seed(0)
+        model = DietNetwork(config, num_variants=400, num_classes=4)
+        counts = torch.from_numpy(count_genotypes(genotypes[train], labels[train], 4))
+        partial = genotypes[test].copy()
+        partial[np.random.default_rng(1).random(partial.shape) < 0.3] = -1
+        g = torch.from_numpy(partial)
+        model.eval()
+        with torch.no_grad():
+            for parameter in model.parameters():  # make every path count
+                parameter.add_(0.1 * torch.randn_like(parameter))
+            logits, _ = model(
+                g, AlleleCounts.of(counts) if config.gamma == 0 else counts
+            )
+            first = model.first_layer_weights(counts, variant_terms=True)
+            called = g >= 0
+            h = first.complete(
+                first.partial_sum(model.transform(g), called, slice(None)),
+                called.sum(dim=1),
+            )
+            torch.testing.assert_close(logits, model.head(h), rtol=1e-4, atol=1e-4)
+
 
 class TestLearningRate:
     @pytest.mark.parametrize(
