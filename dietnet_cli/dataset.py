@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from dietnet_cli import provenance
 from dietnet_cli.errors import DatasetError
 
 logger = logging.getLogger(__name__)
@@ -315,7 +316,7 @@ def matrix_digest(path: Path) -> Any:
     :func:`dataset_checksum` (hashlib releases the GIL, so this can run in a
     thread while the tables are written)."""
     digest = hashlib.sha256()
-    _update(digest, path / GENOTYPES)
+    provenance.hash_file(digest, path / GENOTYPES)
     return digest
 
 
@@ -326,14 +327,8 @@ def dataset_checksum(path: Path, matrix: Any = None) -> str:
     """
     digest = matrix_digest(path) if matrix is None else matrix.copy()
     for name in (SAMPLES, VARIANTS):
-        _update(digest, path / name)
+        provenance.hash_file(digest, path / name)
     return digest.hexdigest()
-
-
-def _update(digest: Any, path: Path) -> None:
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 22):
-            digest.update(chunk)
 
 
 def write_manifest(path: Path, manifest: dict) -> None:

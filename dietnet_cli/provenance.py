@@ -8,6 +8,7 @@ import os
 import platform
 import sys
 from pathlib import Path
+from typing import Any
 
 from dietnet_cli import __version__
 
@@ -17,10 +18,15 @@ CHUNK_BYTES = 1 << 22
 def file_sha256(path: str | Path) -> str:
     """SHA-256 of a file's bytes, read in chunks."""
     digest = hashlib.sha256()
+    hash_file(digest, path)
+    return digest.hexdigest()
+
+
+def hash_file(digest: Any, path: str | Path) -> None:
+    """Add a file's bytes, read in chunks, to a hashlib object."""
     with open(path, "rb") as handle:
         while chunk := handle.read(CHUNK_BYTES):
             digest.update(chunk)
-    return digest.hexdigest()
 
 
 def describe_input(path: str | Path) -> dict:
