@@ -249,12 +249,12 @@ def prepare(
                 if written_digest is None
                 else None
             )
-            input_files = {"labels": labels_path}
-            if is_plink:
-                input_files |= {"bed": fileset.bed, "bim": fileset.bim}
-                input_files |= {"fam": fileset.fam}
-            else:
-                input_files["genotypes"] = input_path
+            input_files = (
+                {"bed": fileset.bed, "bim": fileset.bim, "fam": fileset.fam}
+                if is_plink
+                else {"genotypes": input_path}
+            )
+            input_files["labels"] = labels_path
             described = {
                 name: pool.submit(provenance.describe_input, path)
                 for name, path in input_files.items()
