@@ -13,7 +13,7 @@ import pytest
 
 from dietnet_cli import dataset
 from dietnet_cli.errors import DietnetError, InputError
-from dietnet_cli.genotypes import VariantBlock, to_sample_major
+from dietnet_cli.genotypes import VariantBlock
 from dietnet_cli.prepare import Filters, _keep, _PartResult, _SeenVariants, prepare
 
 from .conftest import (
@@ -663,14 +663,6 @@ class TestBadInputs:
                 labels,
                 tmp_path / "nowhere" / "ds",
             )
-
-
-@pytest.mark.parametrize("shape", [(1, 1), (3, 1300), (1030, 700), (512, 1024)])
-def test_sample_major_copy(shape):
-    variant_major = np.random.default_rng(0).integers(-1, 3, shape).astype(np.int8)
-    copy = to_sample_major(variant_major)
-    assert copy.flags.c_contiguous
-    np.testing.assert_array_equal(copy, variant_major.T)
 
 
 def test_repeats_are_found_across_and_within_blocks(tmp_path):
