@@ -105,12 +105,23 @@ class AlleleCounts(NamedTuple):
         """These counts less those of ``genotypes`` (batch, num_variants) int8
         with class codes ``labels`` (batch,): a batch of the counted rows."""
         labels = labels.long()
-        called = (genotypes >= 0).float()
-        dosage = genotypes.float() * called
-        # (num_classes, num_variants) sums over the batch's rows
-        alt = self.alt.new_zeros(self.alt.shape[::-1]).index_add_(0, labels, dosage)
-        total = self.alt.new_zeros(alt.shape).index_add_(0, labels, 2 * called)
-        return AlleleCounts(self.alt - alt.T, self.total - total.T)
+        num_classes = self.alt.shape[1]
+        dosage = genotypes.float()
+        # a minimum is far cheaper than a pass making a mask
+        if genotypes.numel() and int(genotypes.min()) < 0:
+            missing = genotypes < 0
+            dosage.masked_fill_(missing, 0.0)
+            called = (~missing).float()
+            # (num_classes, num_variants) sums over the batch's rows
+            total = self.alt.new_zeros(num_classes, dosage.shape[1])
+            total = total.index_add_(0, labels, 2 * called).T
+        else:
+            # every call present: two alleles per sample of each class
+            per_class = torch.bincount(labels, minlength=num_classes)
+            total = 2 * per_class.to(self.total.dtype)
+        alt = self.alt.new_zeros(num_classes, dosage.shape[1])
+        alt = alt.index_add_(0, labels, dosage)
+        return AlleleCounts(self.alt - alt.T, self.total - total)
 
 
 def leave_out(

@@ -27,10 +27,11 @@ class TestCounts:
         assert counts.shape == (400, 5, 3)  # class 4 has no samples
         np.testing.assert_array_equal(counts.numpy(), expected)
 
-    def test_leaving_a_batch_out_of_allele_counts(self, data):
+    @pytest.mark.parametrize("missing", [0.1, 0.0], ids=["missing", "all-called"])
+    def test_leaving_a_batch_out_of_allele_counts(self, data, missing):
         genotypes, labels, train = data
         genotypes = genotypes.copy()
-        genotypes[np.random.default_rng(2).random(genotypes.shape) < 0.1] = -1
+        genotypes[np.random.default_rng(2).random(genotypes.shape) < missing] = -1
         counts = torch.from_numpy(count_genotypes(genotypes[train], labels[train], 4))
         batch = train[::7]
         g, y = torch.from_numpy(genotypes[batch]), torch.from_numpy(labels[batch])

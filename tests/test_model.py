@@ -1,0 +1,51 @@
+"""Tests of the network's building blocks (the whole model is tested
+through training in test_fit.py)."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from dietnet_cli.model import DietNetwork, ModelConfig, _SigmoidTanh, _TanhRows
+
+
+class TestAuxiliaryLayers:
+    def test_sigmoid_tanh_is_tanh(self):
+        x = torch.linspace(-8, 8, 1001)
+        torch.testing.assert_close(
+            _SigmoidTanh.apply(x), torch.tanh(x), atol=3e-7, rtol=0
+        )
+
+    @pytest.mark.parametrize("input_grad", [False, True])
+    def test_tanh_rows_gradients(self, input_grad):
+        torch.manual_seed(0)
+        features = torch.randn(50, 7, dtype=torch.float64, requires_grad=input_grad)
+        weight = torch.randn(4, 7, dtype=torch.float64, requires_grad=True)
+        bias = torch.randn(4, dtype=torch.float64, requires_grad=True)
+        assert torch.autograd.gradcheck(_TanhRows.apply, (features, weight, bias))
+
+    def test_tanh_rows_is_linear_then_tanh(self):
+        torch.manual_seed(0)
+        linear = nn.Linear(27, 100)
+        features = torch.randn(300, 27)
+        expected = torch.tanh(linear(features))
+        got = _TanhRows.apply(features, linear.weight, linear.bias)
+        torch.testing.assert_close(got, expected, atol=1e-6, rtol=0)
+        grad = torch.randn_like(expected)
+        expected_grads = torch.autograd.grad(expected, list(linear.parameters()), grad)
+        grads = torch.autograd.grad(got, list(linear.parameters()), grad)
+        for a, b in zip(grads, expected_grads, strict=True):
+            torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+
+
+class TestShrinkage:
+    def test_fixed_and_kept_in_the_state_dict(self):
+        model = DietNetwork(ModelConfig(shrinkage=8.0), num_variants=10, num_classes=3)
+        names = {name for name, _ in model.named_parameters()}
+        assert "log_shrinkage" not in names
+        state = model.state_dict()  # model files made when it was learned
+        assert math.isclose(float(state["log_shrinkage"].exp()), 8.0, rel_tol=1e-6)
+        state["log_shrinkage"] = torch.tensor(math.log(12.0))
+        model.load_state_dict(state)
+        assert math.isclose(float(model.log_shrinkage.exp()), 12.0, rel_tol=1e-6)
