@@ -170,5 +170,7 @@ def alt_frequency(
     group_alt = groups.T @ alt.T
     group_alleles = groups.T @ num_alleles.T
     group_freq = (group_alt + pseudo_count) / (group_alleles + 2 * pseudo_count)
-    prior = (groups @ group_freq).T  # (num_variants, num_classes)
-    return (alt + shrinkage * prior) / (num_alleles + shrinkage)
+    # (num_variants, num_classes), laid out as alt is
+    prior = group_freq.T @ groups.T
+    strength = float(shrinkage)
+    return torch.add(alt, prior, alpha=strength).div_(num_alleles + strength)

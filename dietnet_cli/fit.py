@@ -353,21 +353,22 @@ def predict_logits(
     batch_size: int = 256,
     device: str = "cpu",
 ) -> torch.Tensor:
-    """Logits of ``rows`` in eval mode, the first-layer weights computed once.
+    """Logits of ``rows`` in eval mode.
 
-    Missing calls are treated as ``dietnet predict`` treats them (left out
-    of the sum, which is then scaled up), so validation and calibration see
-    what prediction computes.
+    Computed as a training step computes them, without forming ``W_e``
+    (cheaper for a validation split); missing calls are treated as
+    ``dietnet predict`` treats them (left out of the sum, which is then
+    scaled up), so validation and calibration see what prediction computes.
 
     Returns (len(rows), num_classes) float32 on CPU.
     """
     model.eval()
-    first = model.first_layer_weights(class_counts, variant_terms=True)
     out = []
     for start in range(0, len(rows), batch_size):
         chunk = rows[start : start + batch_size]
         g = torch.from_numpy(np.asarray(genotypes[chunk])).to(device)
-        out.append(model.head(_first_layer_sum(model, first, g)).float().cpu())
+        logits, _ = model(g, class_counts)
+        out.append(logits.float().cpu())
     if not out:
         return torch.zeros(0, model.num_classes)
     return torch.cat(out)

@@ -242,6 +242,89 @@ class _TanhRows(torch.autograd.Function):
         return grad_features, grad_weight, grad_bias
 
 
+class _TrunkProduct(torch.autograd.Function):
+    """A training batch times the auxiliary network's last hidden layer,
+    computed a block of variants at a time.
+
+    With ``T = tanh(features @ weight.T + bias)`` (num_variants, aux_hidden),
+    returns ``x @ T`` (batch, aux_hidden) and, when ``score_weight`` is
+    given, ``T @ score_weight`` (num_variants,). The same arithmetic as the
+    plain expressions up to rounding; done a block of variants at a time so
+    that each block of ``T`` and of its gradient is used while it is still in
+    the CPU's cache: as whole (num_variants, aux_hidden) arrays, their passes
+    through memory took half of a training step.
+    """
+
+    @staticmethod
+    @torch.amp.custom_fwd(device_type="cuda")
+    def forward(
+        ctx: Any,
+        x: torch.Tensor,
+        features: torch.Tensor,
+        weight: torch.Tensor,
+        bias: torch.Tensor,
+        score_weight: torch.Tensor | None,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        num_variants = features.shape[0]
+        trunk = features.new_empty(num_variants, weight.shape[0])
+        x_trunk = x.new_zeros(x.shape[0], weight.shape[0])
+        score = None if score_weight is None else features.new_empty(num_variants)
+        # the bias as the weight of a column of ones: (num_variants, fan_in + 1)
+        # and, doubled for the tanh below, (fan_in + 1, aux_hidden)
+        features_one = torch.cat([features, features.new_ones(num_variants, 1)], 1)
+        weight_bias = 2 * torch.cat([weight.T, bias[None]])
+        for start in range(0, num_variants, _BLOCK_ROWS):
+            rows = slice(start, start + _BLOCK_ROWS)
+            # 2 (features @ weight.T + bias), then tanh as in _SigmoidTanh
+            block = torch.mm(features_one[rows], weight_bias, out=trunk[rows])
+            block.sigmoid_().mul_(2).sub_(1)
+            x_trunk.addmm_(x[:, rows], block)
+            if score is not None:
+                torch.mv(block, score_weight, out=score[rows])
+        ctx.save_for_backward(x, features_one, weight, trunk, score_weight)
+        return x_trunk, score
+
+    @staticmethod
+    @torch.amp.custom_bwd(device_type="cuda")
+    def backward(
+        ctx: Any, grad_x_trunk: torch.Tensor, grad_score: torch.Tensor | None
+    ) -> tuple[torch.Tensor | None, ...]:
+        x, features_one, weight, trunk, score_weight = ctx.saved_tensors
+        needs = ctx.needs_input_grad
+        num_variants, fan_in = features_one.shape[0], weight.shape[1]
+        grad_x = x.new_empty(x.shape) if needs[0] else None
+        grad_features = None
+        if needs[1]:
+            grad_features = features_one.new_empty(num_variants, fan_in)
+        # (fan_in + 1, aux_hidden): the weight's gradient, transposed, and the
+        # bias's in the last row
+        grad_both = weight.new_zeros(fan_in + 1, weight.shape[0])
+        grad_score_weight = None
+        if grad_score is not None and score_weight is not None:
+            grad_score_weight = torch.zeros_like(score_weight)
+        for start in range(0, num_variants, _BLOCK_ROWS):
+            rows = slice(start, start + _BLOCK_ROWS)
+            block = trunk[rows]
+            grad_block = x[:, rows].T @ grad_x_trunk
+            if grad_score_weight is not None:
+                grad_block.addr_(grad_score[rows], score_weight)
+                grad_score_weight.addmv_(block.T, grad_score[rows])
+            if grad_x is not None:
+                torch.mm(grad_x_trunk, block.T, out=grad_x[:, rows])
+            grad_pre = torch.ops.aten.tanh_backward(grad_block, block)
+            grad_both.addmm_(features_one[rows].T, grad_pre)
+            if grad_features is not None:
+                torch.mm(grad_pre, weight, out=grad_features[rows])
+        grad_weight = grad_both[:-1].T if needs[2] else None
+        grad_bias = grad_both[-1] if needs[3] else None
+        return grad_x, grad_features, grad_weight, grad_bias, grad_score_weight
+
+
+# Variants per block of _TrunkProduct: a block of the hidden layer and of its
+# gradient (4096 x 100 float32, 1.6 MB each) stay in the CPU's cache.
+_BLOCK_ROWS = 4096
+
+
 class FastTanh(nn.Module):
     """``nn.Tanh`` through :class:`_SigmoidTanh`."""
 
@@ -323,15 +406,49 @@ def _frequency_features(centred: torch.Tensor, mean: torch.Tensor) -> torch.Tens
 
 
 class _Parts(NamedTuple):
-    """What a Diet Network's first layer is made of, for given counts."""
+    """What a Diet Network's first layer is made of, for given counts.
+
+    The assignment test's log-likelihood of class c for dosage g is
+    ``sum_j g_j logit(p_jc) + 2 log(1 - p_jc)``. In centred dosage
+    ``x = g - m`` it is ``x . logit(p_c)`` plus terms that depend on the
+    counts alone, the offset: ``m_j logit(p_jc) + 2 log(1 - p_jc)`` per
+    variant. Centring either across classes changes each sample's scores by
+    one constant, so both are centred; every term is then weighted by the
+    variant's reliability.
+    """
 
     features: torch.Tensor  # (num_variants, num_features) embedding
-    trunk: torch.Tensor  # (num_variants, aux_hidden) encoder's hidden layer
-    # (num_variants, num_classes) assignment-test weights logit(p) times the
-    # reliability, and the offset's terms; None without the linear path
+    # (num_variants, aux_hidden) encoder's hidden layer T, or None when only
+    # x_trunk, a batch times T (batch, aux_hidden), was asked for
+    trunk: torch.Tensor | None
+    x_trunk: torch.Tensor | None
+    # The rest is None without the linear path. (num_variants, num_classes)
+    # logit(p) centred across classes, times the reliability: the
+    # assignment-test weights of the centred dosage
     linear: torch.Tensor | None
-    per_variant: torch.Tensor | None
+    centred_logit: torch.Tensor | None  # the same without the reliability
+    log_q: torch.Tensor | None  # (num_variants, num_classes) log(1 - p)
+    reliability: torch.Tensor | None  # (num_variants, 1), or None: all 1
     mixing: torch.Tensor | None  # (num_classes, num_hidden)
+
+    def per_variant(self, mean: torch.Tensor) -> torch.Tensor:
+        """(num_variants, num_classes) offset terms, for dosage means
+        ``mean`` (num_variants,)."""
+        log_q = self.log_q - self.log_q.mean(dim=1, keepdim=True)
+        terms = mean[:, None] * self.centred_logit + 2 * log_q
+        return terms if self.reliability is None else terms * self.reliability
+
+    def offset(self, mean: torch.Tensor) -> torch.Tensor:
+        """(num_classes,) the sum of :meth:`per_variant` over variants,
+        as matrix-vector products instead of (num_variants, num_classes)
+        passes."""
+        # centred per variant first: sums of log(1 - p) over many variants
+        # are large, and their differences between classes would lose digits
+        log_q = self.log_q - self.log_q.mean(dim=1, keepdim=True)
+        if self.reliability is None:
+            return self.centred_logit.T @ mean + 2 * log_q.sum(dim=0)
+        reliability = self.reliability[:, 0]
+        return self.centred_logit.T @ (mean * reliability) + 2 * (log_q.T @ reliability)
 
 
 class _AuxNetwork(nn.Module):
@@ -356,6 +473,17 @@ class _AuxNetwork(nn.Module):
         for layer in self.trunk:
             if isinstance(layer, nn.Linear):
                 features = _TanhRows.apply(features, layer.weight, layer.bias)
+        return features
+
+    def last_layer(self) -> nn.Linear | None:
+        """The last hidden layer's linear map (None without hidden layers)."""
+        linears = [layer for layer in self.trunk if isinstance(layer, nn.Linear)]
+        return linears[-1] if linears else None
+
+    def hidden_before_last(self, features: torch.Tensor) -> torch.Tensor:
+        """The input of :meth:`last_layer`: the hidden layers but the last."""
+        for layer in [m for m in self.trunk if isinstance(m, nn.Linear)][:-1]:
+            features = _TanhRows.apply(features, layer.weight, layer.bias)
         return features
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
@@ -417,9 +545,7 @@ class DietNetwork(nn.Module):
         self.register_buffer("class_group", class_group.clone())
         # strength of the pull of class frequencies to their group's; a
         # buffer (it once was a parameter, under the same name in model files)
-        self.register_buffer(
-            "log_shrinkage", torch.tensor(math.log(config.shrinkage))
-        )
+        self.register_buffer("log_shrinkage", torch.tensor(math.log(config.shrinkage)))
         self.register_buffer("variant_mean", torch.zeros(num_variants))
         self.register_buffer("variant_scale", torch.ones(num_variants))
         # Sums over many variants grow like sqrt(num_variants); this keeps
@@ -529,7 +655,8 @@ class DietNetwork(nn.Module):
         torch.Tensor
             (batch, n) float32: ``(dosage - mean) * scale``, 0 for missing.
         """
-        x = genotypes.float().sub_(self.variant_mean[variant_slice])
+        # int8 minus float32 is float32, in one pass
+        x = torch.sub(genotypes, self.variant_mean[variant_slice])
         if self.config.input_scaling == "standardize":
             x.mul_(self.variant_scale[variant_slice])
         # a minimum is far cheaper than a pass making a mask
@@ -576,45 +703,61 @@ class DietNetwork(nn.Module):
         p = self.class_frequency(counts)
         return torch.log(p) - torch.log1p(-p)
 
-    def _first_layer_parts(self, class_counts: torch.Tensor | AlleleCounts) -> _Parts:
-        """The pieces ``W_e`` and the offset are made of (see :class:`_Parts`)."""
+    def _first_layer_parts(
+        self, class_counts: torch.Tensor | AlleleCounts, x: torch.Tensor | None = None
+    ) -> _Parts:
+        """The pieces ``W_e`` and the offset are made of (see :class:`_Parts`);
+        given a batch ``x``, the encoder's hidden layer only as ``x @ T``."""
         # The shrunk class frequencies, computed once for the features and
         # the assignment-test path: (num_variants, num_classes)
         if self.config.embedding == "frequency":
             p = self.class_frequency(class_counts)
             log_q = torch.log1p(-p)
-            alt_logit = torch.log(p) - log_q
+            alt_logit = torch.logit(p)
             mean = alt_logit.mean(dim=1, keepdim=True)
-            centred = alt_logit - mean
+            centred = alt_logit.sub_(mean)
             features = _frequency_features(centred, mean)
         else:
             features = self.embedding_features(class_counts)
-        # (num_variants, num_features) -> (num_variants, aux_hidden)
-        trunk = self.aux_encoder.hidden(features)
+        hidden = self.config.num_hidden
+        out = self.aux_encoder.out
+        reliable = self.config.uses_linear_path and self.config.reliability
+        last = self.aux_encoder.last_layer()
+        trunk = x_trunk = score = None
+        if x is not None and last is not None:
+            x_trunk, score = _TrunkProduct.apply(
+                x,
+                self.aux_encoder.hidden_before_last(features),
+                last.weight,
+                last.bias,
+                out.weight[hidden] if reliable else None,
+            )
+        else:
+            # (num_variants, num_features) -> (num_variants, aux_hidden)
+            trunk = self.aux_encoder.hidden(features)
+            if reliable:
+                score = torch.mv(trunk, out.weight[hidden])
+            if x is not None:
+                x_trunk = x @ trunk
         if not self.config.uses_linear_path:
-            return _Parts(features, trunk, None, None, None)
-
-        # The assignment test's log-likelihood of class c for dosage g:
-        # sum_j g_j logit(p_jc) + 2 log(1 - p_jc). In centred dosage x = g - m
-        # it is x . logit(p_c) plus a term that depends on the counts alone,
-        # the offset; centring logit(p_j.) across classes changes each
-        # sample's scores by one constant.
-        logit = centred
-        # (num_variants, num_classes)
-        per_variant = self.variant_mean[:, None] * logit + 2 * log_q
-        per_variant = per_variant - per_variant.mean(dim=1, keepdim=True)
-        if self.config.reliability:
-            # (num_variants, 1), 1 at initialisation: the encoder's last output
-            hidden = self.config.num_hidden
-            out = self.aux_encoder.out
-            # a matrix-vector product: as a one-output linear layer its
-            # backward took two slow (num_variants, 1) x (1, aux_hidden) mm
-            score = torch.mv(trunk, out.weight[hidden]) + out.bias[hidden]
-            reliability = 2 * torch.sigmoid(score)[:, None]
-            logit = logit * reliability
-            per_variant = per_variant * reliability
+            return _Parts(features, trunk, x_trunk, *[None] * 5)
+        reliability = None
+        if reliable:
+            # (num_variants, 1), 1 at initialisation: the encoder's last
+            # output, computed as a matrix-vector product (as a one-output
+            # linear layer its backward took two slow outer products)
+            reliability = 2 * torch.sigmoid(score + out.bias[hidden])[:, None]
         mixing = self.mixing_base + self.config.mixing_gain * self.mixing_delta
-        return _Parts(features, trunk, logit, per_variant, mixing)
+        return _Parts(
+            features,
+            trunk,
+            x_trunk,
+            centred if reliability is None else centred * reliability,
+            centred,
+            log_q,
+            reliability,
+            mixing,
+        )
 
     def first_layer_weights(
         self,
@@ -656,9 +799,10 @@ class DietNetwork(nn.Module):
         variant_offset = None
         if parts.linear is not None:
             weight_e = weight_e + parts.linear @ parts.mixing
-            offset = offset + parts.per_variant.sum(dim=0) @ parts.mixing
+            offset = offset + parts.offset(self.variant_mean) @ parts.mixing
             if variant_terms:
-                variant_offset = parts.per_variant @ parts.mixing
+                per_variant = parts.per_variant(self.variant_mean)
+                variant_offset = per_variant @ parts.mixing
         weight_d = None
         if self.aux_decoder is not None:
             weight_d = self.aux_decoder(parts.features)
@@ -684,15 +828,15 @@ class DietNetwork(nn.Module):
         (batch, num_hidden).
         """
         hidden = self.config.num_hidden
-        parts = self._first_layer_parts(class_counts)
+        parts = self._first_layer_parts(class_counts, x)
         out = self.aux_encoder.out
-        h = nn.functional.linear(x @ parts.trunk, out.weight[:hidden])
+        h = nn.functional.linear(parts.x_trunk, out.weight[:hidden])
         h = h + x.sum(dim=1, keepdim=True) * out.bias[:hidden]
         if parts.linear is not None:
             if called is None:
-                offset = parts.per_variant.sum(dim=0)
+                offset = parts.offset(self.variant_mean)
             else:
-                offset = called.to(x.dtype) @ parts.per_variant
+                offset = called.to(x.dtype) @ parts.per_variant(self.variant_mean)
             h = h + (x @ parts.linear + offset) @ parts.mixing
         return h
 
@@ -751,17 +895,19 @@ class DietNetwork(nn.Module):
         # Missing calls are left out of the sum, which is then scaled up, as
         # prediction does (FirstLayer.complete); with every call present the
         # plain sum is the same.
-        called = genotypes >= 0
-        num_called = called.sum(dim=1)
         all_called = not genotypes.numel() or int(genotypes.min()) >= 0
         weight_d = None
         if self.config.model == "dietnet" and self.aux_decoder is None:
-            h = self.first_layer_product(
-                x, class_counts, None if all_called else called
-            )
-            if not all_called:
-                h = h * (self.num_variants / num_called.clamp(min=1))[:, None]
+            if all_called:
+                h = self.first_layer_product(x, class_counts)
+            else:
+                called = genotypes >= 0
+                h = self.first_layer_product(x, class_counts, called)
+                num_called = called.sum(dim=1).clamp(min=1)
+                h = h * (self.num_variants / num_called)[:, None]
         else:
+            called = genotypes >= 0
+            num_called = called.sum(dim=1)
             first = self.first_layer_weights(class_counts, variant_terms=not all_called)
             weight_d = first.weight_d
             # (batch, num_hidden)

@@ -7,7 +7,14 @@ import pytest
 import torch
 from torch import nn
 
-from dietnet_cli.model import DietNetwork, ModelConfig, _SigmoidTanh, _TanhRows
+from dietnet_cli import model as model_module
+from dietnet_cli.model import (
+    DietNetwork,
+    ModelConfig,
+    _SigmoidTanh,
+    _TanhRows,
+    _TrunkProduct,
+)
 
 
 class TestAuxiliaryLayers:
@@ -37,6 +44,43 @@ class TestAuxiliaryLayers:
         grads = torch.autograd.grad(got, list(linear.parameters()), grad)
         for a, b in zip(grads, expected_grads, strict=True):
             torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+
+
+class TestTrunkProduct:
+    """The blockwise product of a batch with the auxiliary hidden layer."""
+
+    @pytest.fixture(autouse=True)
+    def small_blocks(self, monkeypatch):
+        monkeypatch.setattr(model_module, "_BLOCK_ROWS", 7)  # several blocks
+
+    @staticmethod
+    def inputs(with_score):
+        torch.manual_seed(0)
+        f64 = {"dtype": torch.float64}
+        return (
+            torch.randn(5, 30, **f64, requires_grad=True),
+            torch.randn(30, 4, **f64, requires_grad=True),
+            torch.randn(6, 4, **f64, requires_grad=True),
+            torch.randn(6, **f64, requires_grad=True),
+            torch.randn(6, **f64, requires_grad=True) if with_score else None,
+        )
+
+    @pytest.mark.parametrize("with_score", [True, False])
+    def test_gradients(self, with_score):
+        inputs = self.inputs(with_score)
+
+        def product(*args):
+            x_trunk, score = _TrunkProduct.apply(*args)
+            return x_trunk if score is None else (x_trunk, score)
+
+        assert torch.autograd.gradcheck(product, inputs)
+
+    def test_is_the_plain_product(self):
+        x, features, weight, bias, score_weight = self.inputs(True)
+        trunk = torch.tanh(features @ weight.T + bias)
+        x_trunk, score = _TrunkProduct.apply(x, features, weight, bias, score_weight)
+        torch.testing.assert_close(x_trunk, x @ trunk)
+        torch.testing.assert_close(score, trunk @ score_weight)
 
 
 class TestShrinkage:
