@@ -11,7 +11,7 @@ per fold and its mean.
 
 Usage::
 
-    python benchmarks/search.py [--folds 3] [--configs default,lr-1e-3,...]
+    python benchmarks/search.py [--folds 3] [--repeats 1] [--configs default,...]
 """
 
 from __future__ import annotations
@@ -45,6 +45,8 @@ CONFIGS = {
         {},
         {"batch_size": 256, "learning_rate": 3e-4},
     ),
+    "aux-100": ("auxiliary hidden layer of 100", {"aux_hidden": 100}, {}),
+    "aux-50": ("auxiliary hidden layer of 50", {"aux_hidden": 50}, {}),
     "aux-32": ("auxiliary hidden layer of 32", {"aux_hidden": 32}, {}),
     "aux-16": ("auxiliary hidden layer of 16", {"aux_hidden": 16}, {}),
     "no-leave-out": ("no leave-batch-out", {}, {"leave_batch_out": False}),
@@ -74,6 +76,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_data_arguments(parser)
     parser.add_argument("--folds", type=int, default=3)
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="outer splits, with seeds --seed, --seed + 1, ...",
+    )
     parser.add_argument("--configs", default=",".join(CONFIGS))
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
@@ -81,13 +89,16 @@ def main() -> None:
     names = subset(args.configs, CONFIGS, "configurations")
 
     genotypes, labels, classes, class_group = read_vcf(args.vcf, args.panel)
-    splitter = StratifiedKFold(5, shuffle=True, random_state=args.seed)
-    folds = list(splitter.split(np.zeros(len(labels)), labels))[: args.folds]
+    folds = []  # (seed, fold number, training rows of the outer split)
+    for seed in range(args.seed, args.seed + args.repeats):
+        splitter = StratifiedKFold(5, shuffle=True, random_state=seed)
+        outer = list(splitter.split(np.zeros(len(labels)), labels))[: args.folds]
+        folds += [(seed, k, train) for k, (train, _) in enumerate(outer)]
 
     scores = {name: [] for name in names}
     seconds = {name: 0.0 for name in names}
-    for k, (train, _) in enumerate(folds):
-        fit_rows, val_rows = inner_split(labels, train, args.seed + k)
+    for seed, k, train in folds:
+        fit_rows, val_rows = inner_split(labels, train, seed + k)
         for name in names:
             _, model_changes, train_changes = CONFIGS[name]
             started = time.perf_counter()
@@ -97,29 +108,45 @@ def main() -> None:
                 fit_rows,
                 val_rows,
                 dataclasses.replace(ModelConfig(), **model_changes),
-                dataclasses.replace(TrainConfig(seed=args.seed + k), **train_changes),
+                dataclasses.replace(TrainConfig(seed=seed + k), **train_changes),
                 num_classes=len(classes),
                 class_group=class_group,
             )
             seconds[name] += time.perf_counter() - started
             scores[name].append(result.best_val_accuracy)
             logger.info(
-                "fold %d %s: validation %.4f (epoch %d)",
+                "seed %d fold %d %s: validation %.4f (epoch %d)",
+                seed,
                 k,
                 name,
                 result.best_val_accuracy,
                 result.best_epoch,
             )
 
-    header = " | ".join(f"fold {k}" for k in range(len(folds)))
-    print(f"| configuration | mean validation accuracy | {header} | seconds |")
-    print("| --- " * (len(folds) + 3) + "|")
+    header = " | ".join(
+        f"fold {k}" if args.repeats == 1 else f"{seed}/{k}" for seed, k, _ in folds
+    )
+    print(
+        f"| configuration | mean validation accuracy | difference from the "
+        f"defaults (standard error) | {header} | seconds |"
+    )
+    print("| --- " * (len(folds) + 4) + "|")
     for name in names:
         cells = " | ".join(f"{v:.4f}" for v in scores[name])
         print(
-            f"| {CONFIGS[name][0]} | {np.mean(scores[name]):.4f} | {cells} "
-            f"| {seconds[name]:.0f} |"
+            f"| {CONFIGS[name][0]} | {np.mean(scores[name]):.4f} | "
+            f"{difference(scores, name)} | {cells} | {seconds[name]:.0f} |"
         )
+
+
+def difference(scores: dict[str, list[float]], name: str) -> str:
+    """Mean paired difference of validation accuracy from the defaults'
+    over the same folds, in points, with its standard error."""
+    if name == "default" or "default" not in scores or len(scores[name]) < 2:
+        return "-"
+    diffs = 100 * (np.array(scores[name]) - np.array(scores["default"]))
+    error = diffs.std(ddof=1) / np.sqrt(len(diffs))
+    return f"{diffs.mean():+.2f} ({error:.2f})"
 
 
 if __name__ == "__main__":
