@@ -655,8 +655,8 @@ class DietNetwork(nn.Module):
         torch.Tensor
             (batch, n) float32: ``(dosage - mean) * scale``, 0 for missing.
         """
-        # int8 minus float32 is float32, in one pass
-        x = torch.sub(genotypes, self.variant_mean[variant_slice])
+        # (torch.sub of int8 and float32 in one call is slower than this)
+        x = genotypes.float().sub_(self.variant_mean[variant_slice])
         if self.config.input_scaling == "standardize":
             x.mul_(self.variant_scale[variant_slice])
         # a minimum is far cheaper than a pass making a mask
