@@ -78,32 +78,22 @@ def speed(args: argparse.Namespace) -> None:
     model_config = ModelConfig(aux_hidden=args.aux_hidden)
     train_config = TrainConfig(epochs=args.epochs, patience=args.epochs)
 
-    def plain_epochs() -> list[float]:
-        return [
-            plain_epoch(
-                data.genotypes,
-                train_index,
-                train_config.batch_size,
-                model_config.num_hidden,
-            )
-            for _ in range(args.epochs)
-        ]
-
     # A plain epoch runs after every epoch of the fit, so that each epoch is
     # compared with one run under the same machine load: on this VM speed
     # drifts by up to 30 % over a minute.
-    plain_epoch(data.genotypes, train_index, train_config.batch_size, 100)  # warm
+    def plain_run() -> float:
+        return plain_epoch(
+            data.genotypes,
+            train_index,
+            train_config.batch_size,
+            model_config.num_hidden,
+        )
+
+    plain_run()  # warm
     plain: list[float] = []
 
     def after_epoch(_state: dict) -> None:
-        plain.append(
-            plain_epoch(
-                data.genotypes,
-                train_index,
-                train_config.batch_size,
-                model_config.num_hidden,
-            )
-        )
+        plain.append(plain_run())
 
     result = fit(
         data.genotypes,

@@ -154,7 +154,8 @@ def alt_frequency(
     pseudo_count
         Added to each group's ALT count, twice to its allele total.
     shrinkage
-        Prior strength ``s`` in alleles (a float or a scalar tensor).
+        Prior strength ``s`` in alleles (a float, or a scalar tensor read as
+        a float: no gradient reaches it).
 
     Returns
     -------

@@ -355,19 +355,26 @@ def predict_logits(
 ) -> torch.Tensor:
     """Logits of ``rows`` in eval mode.
 
-    Computed as a training step computes them, without forming ``W_e``
-    (cheaper for a validation split); missing calls are treated as
-    ``dietnet predict`` treats them (left out of the sum, which is then
-    scaled up), so validation and calibration see what prediction computes.
+    Missing calls are treated as ``dietnet predict`` treats them (left out
+    of the sum, which is then scaled up), so validation and calibration see
+    what prediction computes. A Diet Network without decoder computes them
+    as a training step does, without forming ``W_e`` (cheaper for a
+    validation split); other models form their first layer once.
 
     Returns (len(rows), num_classes) float32 on CPU.
     """
     model.eval()
+    first = None
+    if model.config.model != "dietnet" or model.aux_decoder is not None:
+        first = model.first_layer_weights(class_counts, variant_terms=True)
     out = []
     for start in range(0, len(rows), batch_size):
         chunk = rows[start : start + batch_size]
         g = torch.from_numpy(np.asarray(genotypes[chunk])).to(device)
-        logits, _ = model(g, class_counts)
+        if first is None:
+            logits, _ = model(g, class_counts)
+        else:
+            logits = model.head(_first_layer_sum(model, first, g))
         out.append(logits.float().cpu())
     if not out:
         return torch.zeros(0, model.num_classes)

@@ -40,6 +40,7 @@ import torch
 from torch import nn
 
 from dietnet_cli.counts import AlleleCounts, alt_frequency
+from dietnet_cli.functions import SigmoidTanh, TanhRows, TrunkProduct
 
 logger = logging.getLogger(__name__)
 
@@ -181,155 +182,11 @@ class ModelConfig:
 # Building blocks
 
 
-class _SigmoidTanh(torch.autograd.Function):
-    """``tanh(x)`` as ``2 sigmoid(2x) - 1``.
-
-    The same function within about 2e-7 (absolute; below 3e-8 it gives 0),
-    but torch's CPU ``tanh`` kernel takes about six times as long as its
-    ``sigmoid`` here, and the auxiliary network applies it to a
-    (num_variants, aux_hidden) array every step.
-    """
-
-    @staticmethod
-    def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
-        y = (2 * x).sigmoid_().mul_(2).sub_(1)
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
-        (y,) = ctx.saved_tensors
-        return torch.ops.aten.tanh_backward(grad, y)
-
-
-class _TanhRows(torch.autograd.Function):
-    """``tanh(features @ weight.T + bias)`` for the auxiliary network, whose
-    rows are variants: (num_variants, fan_in) -> (num_variants, fan_out).
-
-    The same function as ``nn.Linear`` then ``tanh``, with a backward laid
-    out for a tall, narrow input: the weight and bias gradients come from one
-    product of the transposed input (with a row of ones) and the gradient,
-    which BLAS runs about twice as fast as ``grad.T @ features`` plus a
-    column sum. The tanh is :class:`_SigmoidTanh`'s, in place.
-    """
-
-    @staticmethod
-    @torch.amp.custom_fwd(device_type="cuda")
-    def forward(
-        ctx: Any, features: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor
-    ) -> torch.Tensor:
-        y = torch.addmm(bias, features, weight.T)
-        y.mul_(2).sigmoid_().mul_(2).sub_(1)
-        ctx.save_for_backward(features, weight, y)
-        return y
-
-    @staticmethod
-    @torch.amp.custom_bwd(device_type="cuda")
-    def backward(
-        ctx: Any, grad: torch.Tensor
-    ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
-        features, weight, y = ctx.saved_tensors
-        grad_pre = torch.ops.aten.tanh_backward(grad, y)
-        grad_features = grad_weight = grad_bias = None
-        if ctx.needs_input_grad[0]:
-            grad_features = grad_pre @ weight
-        if ctx.needs_input_grad[1] or ctx.needs_input_grad[2]:
-            ones = features.new_ones(1, features.shape[0])
-            # (fan_in + 1, fan_out): the weight's gradient, transposed, and
-            # the bias's in the last row
-            both = torch.cat([features.T, ones]) @ grad_pre
-            grad_weight, grad_bias = both[:-1].T, both[-1]
-        return grad_features, grad_weight, grad_bias
-
-
-class _TrunkProduct(torch.autograd.Function):
-    """A training batch times the auxiliary network's last hidden layer,
-    computed a block of variants at a time.
-
-    With ``T = tanh(features @ weight.T + bias)`` (num_variants, aux_hidden),
-    returns ``x @ T`` (batch, aux_hidden) and, when ``score_weight`` is
-    given, ``T @ score_weight`` (num_variants,). The same arithmetic as the
-    plain expressions up to rounding; done a block of variants at a time so
-    that each block of ``T`` and of its gradient is used while it is still in
-    the CPU's cache: as whole (num_variants, aux_hidden) arrays, their passes
-    through memory took half of a training step.
-    """
-
-    @staticmethod
-    @torch.amp.custom_fwd(device_type="cuda")
-    def forward(
-        ctx: Any,
-        x: torch.Tensor,
-        features: torch.Tensor,
-        weight: torch.Tensor,
-        bias: torch.Tensor,
-        score_weight: torch.Tensor | None,
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        num_variants = features.shape[0]
-        trunk = features.new_empty(num_variants, weight.shape[0])
-        x_trunk = x.new_zeros(x.shape[0], weight.shape[0])
-        score = None if score_weight is None else features.new_empty(num_variants)
-        # the bias as the weight of a column of ones: (num_variants, fan_in + 1)
-        # and, doubled for the tanh below, (fan_in + 1, aux_hidden)
-        features_one = torch.cat([features, features.new_ones(num_variants, 1)], 1)
-        weight_bias = 2 * torch.cat([weight.T, bias[None]])
-        for start in range(0, num_variants, _BLOCK_ROWS):
-            rows = slice(start, start + _BLOCK_ROWS)
-            # 2 (features @ weight.T + bias), then tanh as in _SigmoidTanh
-            block = torch.mm(features_one[rows], weight_bias, out=trunk[rows])
-            block.sigmoid_().mul_(2).sub_(1)
-            x_trunk.addmm_(x[:, rows], block)
-            if score is not None:
-                torch.mv(block, score_weight, out=score[rows])
-        ctx.save_for_backward(x, features_one, weight, trunk, score_weight)
-        return x_trunk, score
-
-    @staticmethod
-    @torch.amp.custom_bwd(device_type="cuda")
-    def backward(
-        ctx: Any, grad_x_trunk: torch.Tensor, grad_score: torch.Tensor | None
-    ) -> tuple[torch.Tensor | None, ...]:
-        x, features_one, weight, trunk, score_weight = ctx.saved_tensors
-        needs = ctx.needs_input_grad
-        num_variants, fan_in = features_one.shape[0], weight.shape[1]
-        grad_x = x.new_empty(x.shape) if needs[0] else None
-        grad_features = None
-        if needs[1]:
-            grad_features = features_one.new_empty(num_variants, fan_in)
-        # (fan_in + 1, aux_hidden): the weight's gradient, transposed, and the
-        # bias's in the last row
-        grad_both = weight.new_zeros(fan_in + 1, weight.shape[0])
-        grad_score_weight = None
-        if grad_score is not None and score_weight is not None:
-            grad_score_weight = torch.zeros_like(score_weight)
-        for start in range(0, num_variants, _BLOCK_ROWS):
-            rows = slice(start, start + _BLOCK_ROWS)
-            block = trunk[rows]
-            grad_block = x[:, rows].T @ grad_x_trunk
-            if grad_score_weight is not None:
-                grad_block.addr_(grad_score[rows], score_weight)
-                grad_score_weight.addmv_(block.T, grad_score[rows])
-            if grad_x is not None:
-                torch.mm(grad_x_trunk, block.T, out=grad_x[:, rows])
-            grad_pre = torch.ops.aten.tanh_backward(grad_block, block)
-            grad_both.addmm_(features_one[rows].T, grad_pre)
-            if grad_features is not None:
-                torch.mm(grad_pre, weight, out=grad_features[rows])
-        grad_weight = grad_both[:-1].T if needs[2] else None
-        grad_bias = grad_both[-1] if needs[3] else None
-        return grad_x, grad_features, grad_weight, grad_bias, grad_score_weight
-
-
-# Variants per block of _TrunkProduct: a block of the hidden layer and of its
-# gradient (4096 x 100 float32, 1.6 MB each) stay in the CPU's cache.
-_BLOCK_ROWS = 4096
-
-
 class FastTanh(nn.Module):
-    """``nn.Tanh`` through :class:`_SigmoidTanh`."""
+    """``nn.Tanh`` through :class:`~dietnet_cli.functions.SigmoidTanh`."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _SigmoidTanh.apply(x)
+        return SigmoidTanh.apply(x)
 
 
 def _activation(name: str) -> nn.Module:
@@ -442,6 +299,12 @@ class _Parts(NamedTuple):
         """(num_classes,) the sum of :meth:`per_variant` over variants,
         as matrix-vector products instead of (num_variants, num_classes)
         passes."""
+        # in float32 under autocast too: these sums over all variants are a
+        # per-class bias, and bfloat16 would shift them by whole units
+        with torch.autocast(self.log_q.device.type, enabled=False):
+            return self._offset(mean.float())
+
+    def _offset(self, mean: torch.Tensor) -> torch.Tensor:
         # centred per variant first: sums of log(1 - p) over many variants
         # are large, and their differences between classes would lose digits
         log_q = self.log_q - self.log_q.mean(dim=1, keepdim=True)
@@ -472,7 +335,7 @@ class _AuxNetwork(nn.Module):
         """(num_variants, num_features) -> (num_variants, aux_hidden)."""
         for layer in self.trunk:
             if isinstance(layer, nn.Linear):
-                features = _TanhRows.apply(features, layer.weight, layer.bias)
+                features = TanhRows.apply(features, layer.weight, layer.bias)
         return features
 
     def last_layer(self) -> nn.Linear | None:
@@ -483,7 +346,7 @@ class _AuxNetwork(nn.Module):
     def hidden_before_last(self, features: torch.Tensor) -> torch.Tensor:
         """The input of :meth:`last_layer`: the hidden layers but the last."""
         for layer in [m for m in self.trunk if isinstance(m, nn.Linear)][:-1]:
-            features = _TanhRows.apply(features, layer.weight, layer.bias)
+            features = TanhRows.apply(features, layer.weight, layer.bias)
         return features
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
@@ -656,7 +519,8 @@ class DietNetwork(nn.Module):
             (batch, n) float32: ``(dosage - mean) * scale``, 0 for missing.
         """
         # (torch.sub of int8 and float32 in one call is slower than this)
-        x = genotypes.float().sub_(self.variant_mean[variant_slice])
+        x = genotypes.to(torch.float32, copy=True)
+        x.sub_(self.variant_mean[variant_slice])
         if self.config.input_scaling == "standardize":
             x.mul_(self.variant_scale[variant_slice])
         # a minimum is far cheaper than a pass making a mask
@@ -725,7 +589,7 @@ class DietNetwork(nn.Module):
         last = self.aux_encoder.last_layer()
         trunk = x_trunk = score = None
         if x is not None and last is not None:
-            x_trunk, score = _TrunkProduct.apply(
+            x_trunk, score = TrunkProduct.apply(
                 x,
                 self.aux_encoder.hidden_before_last(features),
                 last.weight,

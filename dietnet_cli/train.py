@@ -37,6 +37,9 @@ from dietnet_cli.splits import SplitConfig, split_samples
 
 logger = logging.getLogger(__name__)
 
+# Layout of the training state in checkpoints (see _load_checkpoint).
+CHECKPOINT_FORMAT = 2
+
 
 @dataclass(frozen=True)
 class TrainSummary:
@@ -145,6 +148,9 @@ def train(
     # Resume from a checkpoint left by a killed run with the same settings.
     train_config = resolve_learning_rate(train_config, model_config)
     run_key = {
+        # the training state's layout: 2 since the shrinkage stopped being a
+        # parameter (the optimizer's state lost a tensor)
+        "checkpoint_format": CHECKPOINT_FORMAT,
         "dataset_checksum": dataset.checksum,
         "model_config": dataclasses.asdict(model_config),
         "train_config": dataclasses.asdict(train_config),
@@ -301,6 +307,11 @@ def _load_checkpoint(path: Path, run_key: dict) -> dict | None:
             f"Checkpoint {path} cannot be read ({str(error).splitlines()[0]}); "
             "delete it and train without --resume."
         ) from None
+    if f"'checkpoint_format': {CHECKPOINT_FORMAT}," not in str(payload.get("run_key")):
+        raise DietnetError(
+            f"Checkpoint {path} was written by another version of dietnet; "
+            "delete it and train without --resume."
+        )
     if payload.get("run_key") != repr(run_key):
         raise DietnetError(
             f"Checkpoint {path} was written by a run with other data or options; "

@@ -233,10 +233,27 @@ class TestFit:
                 getattr(runs[0].model, name), getattr(runs[1].model, name)
             )
 
-    def test_predict_logits_matches_forward(self, data):
+    @pytest.mark.parametrize(
+        "config", [ModelConfig(), ModelConfig(gamma=1.0)], ids=["dietnet", "decoder"]
+    )
+    def test_predict_logits_compute_what_prediction_does(self, data, config):
         genotypes, _, _, test = data
-        result = fit_small(data, epochs=1)
+        result = fit_small(data, config, epochs=1)
         counts = torch.from_numpy(result.class_counts)
-        logits = predict_logits(result.model, genotypes, test, counts)
-        forward, _ = result.model(torch.from_numpy(genotypes[test]), counts)
-        torch.testing.assert_close(logits, forward.detach(), rtol=1e-4, atol=1e-4)
+        partial = genotypes.copy()
+        partial[np.random.default_rng(4).random(partial.shape) < 0.2] = -1
+        # several chunks of rows, with missing calls
+        logits = predict_logits(result.model, partial, test, counts, batch_size=7)
+        # as dietnet predict computes: W_e once, sums over chunks of variants
+        model = result.model
+        with torch.no_grad():
+            first = model.first_layer_weights(counts, variant_terms=True)
+            g = torch.from_numpy(partial[test])
+            called = g >= 0
+            x = model.transform(g)
+            total = sum(
+                first.partial_sum(x[:, part], called[:, part], part)
+                for part in (slice(0, 150), slice(150, None))
+            )
+            expected = model.head(first.complete(total, called.sum(dim=1)))
+        torch.testing.assert_close(logits, expected, rtol=1e-4, atol=1e-4)

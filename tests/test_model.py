@@ -5,82 +5,83 @@ import math
 
 import pytest
 import torch
-from torch import nn
 
-from dietnet_cli import model as model_module
-from dietnet_cli.model import (
-    DietNetwork,
-    ModelConfig,
-    _SigmoidTanh,
-    _TanhRows,
-    _TrunkProduct,
-)
+from dietnet_cli import functions
+from dietnet_cli.counts import AlleleCounts
+from dietnet_cli.model import DietNetwork, ModelConfig
 
-
-class TestAuxiliaryLayers:
-    def test_sigmoid_tanh_is_tanh(self):
-        x = torch.linspace(-8, 8, 1001)
-        torch.testing.assert_close(
-            _SigmoidTanh.apply(x), torch.tanh(x), atol=3e-7, rtol=0
-        )
-
-    @pytest.mark.parametrize("input_grad", [False, True])
-    def test_tanh_rows_gradients(self, input_grad):
-        torch.manual_seed(0)
-        features = torch.randn(50, 7, dtype=torch.float64, requires_grad=input_grad)
-        weight = torch.randn(4, 7, dtype=torch.float64, requires_grad=True)
-        bias = torch.randn(4, dtype=torch.float64, requires_grad=True)
-        assert torch.autograd.gradcheck(_TanhRows.apply, (features, weight, bias))
-
-    def test_tanh_rows_is_linear_then_tanh(self):
-        torch.manual_seed(0)
-        linear = nn.Linear(27, 100)
-        features = torch.randn(300, 27)
-        expected = torch.tanh(linear(features))
-        got = _TanhRows.apply(features, linear.weight, linear.bias)
-        torch.testing.assert_close(got, expected, atol=1e-6, rtol=0)
-        grad = torch.randn_like(expected)
-        expected_grads = torch.autograd.grad(expected, list(linear.parameters()), grad)
-        grads = torch.autograd.grad(got, list(linear.parameters()), grad)
-        for a, b in zip(grads, expected_grads, strict=True):
-            torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+CONFIGS = {
+    "default": ModelConfig(),
+    "two-aux-layers": ModelConfig(aux_layers=2),
+    "no-aux-layer": ModelConfig(aux_layers=0),
+    "no-reliability": ModelConfig(reliability=False),
+    "no-linear-path": ModelConfig(linear_path=False),
+    "histogram": ModelConfig(embedding="histogram"),
+    "decoder": ModelConfig(gamma=1.0),
+    "mlp": ModelConfig(model="mlp"),
+}
 
 
-class TestTrunkProduct:
-    """The blockwise product of a batch with the auxiliary hidden layer."""
+def perturbed_model(config, num_variants=90, num_classes=4):
+    """A model whose every weight matters (fresh ones zero some paths)."""
+    torch.manual_seed(0)
+    model = DietNetwork(config, num_variants=num_variants, num_classes=num_classes)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.add_(0.1 * torch.randn_like(parameter))
+        model.set_input_stats(torch.rand(num_variants) * 2, torch.ones(num_variants))
+    model.eval()
+    return model
+
+
+def inputs(config, missing, num_variants=90, num_classes=4):
+    generator = torch.Generator().manual_seed(1)
+    counts = torch.randint(0, 30, (num_variants, num_classes, 3), generator=generator)
+    genotypes = torch.randint(0, 3, (6, num_variants), generator=generator)
+    genotypes = genotypes.to(torch.int8)
+    if missing:
+        genotypes[torch.rand(genotypes.shape, generator=generator) < 0.2] = -1
+    counts = counts.float()
+    if config.embedding == "frequency" and config.gamma == 0:
+        return genotypes, AlleleCounts.of(counts)
+    return genotypes, counts
+
+
+class TestTrainingMatchesPrediction:
+    """A training step's arithmetic (``forward``) is prediction's (``W_e``
+    formed once, then summed a chunk of variants at a time)."""
 
     @pytest.fixture(autouse=True)
     def small_blocks(self, monkeypatch):
-        monkeypatch.setattr(model_module, "_BLOCK_ROWS", 7)  # several blocks
+        monkeypatch.setattr(functions, "BLOCK_ROWS", 16)  # several blocks
 
-    @staticmethod
-    def inputs(with_score):
-        torch.manual_seed(0)
-        f64 = {"dtype": torch.float64}
-        return (
-            torch.randn(5, 30, **f64, requires_grad=True),
-            torch.randn(30, 4, **f64, requires_grad=True),
-            torch.randn(6, 4, **f64, requires_grad=True),
-            torch.randn(6, **f64, requires_grad=True),
-            torch.randn(6, **f64, requires_grad=True) if with_score else None,
-        )
+    @pytest.mark.parametrize("missing", [False, True], ids=["all-called", "missing"])
+    @pytest.mark.parametrize("name", CONFIGS)
+    def test_logits(self, name, missing):
+        config = CONFIGS[name]
+        model = perturbed_model(config)
+        genotypes, counts = inputs(config, missing)
+        with torch.no_grad():
+            logits, _ = model(genotypes, counts)
+            first = model.first_layer_weights(counts, variant_terms=True)
+            called = genotypes >= 0
+            total = first.partial_sum(model.transform(genotypes), called, slice(None))
+            expected = model.head(first.complete(total, called.sum(dim=1)))
+        torch.testing.assert_close(logits, expected, rtol=1e-4, atol=1e-4)
 
-    @pytest.mark.parametrize("with_score", [True, False])
-    def test_gradients(self, with_score):
-        inputs = self.inputs(with_score)
-
-        def product(*args):
-            x_trunk, score = _TrunkProduct.apply(*args)
-            return x_trunk if score is None else (x_trunk, score)
-
-        assert torch.autograd.gradcheck(product, inputs)
-
-    def test_is_the_plain_product(self):
-        x, features, weight, bias, score_weight = self.inputs(True)
-        trunk = torch.tanh(features @ weight.T + bias)
-        x_trunk, score = _TrunkProduct.apply(x, features, weight, bias, score_weight)
-        torch.testing.assert_close(x_trunk, x @ trunk)
-        torch.testing.assert_close(score, trunk @ score_weight)
+    @pytest.mark.parametrize("aux_layers", [0, 1, 2])
+    def test_runs_under_autocast(self, aux_layers):
+        config = ModelConfig(aux_layers=aux_layers)
+        model = perturbed_model(config)
+        model.train()
+        genotypes, counts = inputs(config, missing=False)
+        expected, _ = model(genotypes, counts)
+        with torch.autocast("cpu", torch.bfloat16):
+            logits, _ = model(genotypes, counts)
+        logits.float().sum().backward()
+        assert model.aux_encoder.out.weight.grad is not None
+        # bfloat16 keeps about 3 significant digits
+        torch.testing.assert_close(logits.float(), expected, rtol=0.05, atol=0.05)
 
 
 class TestShrinkage:
