@@ -153,3 +153,7 @@ def difference(scores: dict[str, list[float]], name: str) -> str:
     diffs = 100 * (np.array(scores[name]) - np.array(scores[best]))
     error = diffs.std(ddof=1) / np.sqrt(len(diffs))
     return f"{diffs.mean():+.2f} ({error:.2f})"
+
+
+if __name__ == "__main__":
+    main()
