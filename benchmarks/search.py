@@ -45,7 +45,6 @@ CONFIGS = {
         {},
         {"batch_size": 256, "learning_rate": 3e-4},
     ),
-    "aux-100": ("auxiliary hidden layer of 100", {"aux_hidden": 100}, {}),
     "aux-50": ("auxiliary hidden layer of 50", {"aux_hidden": 50}, {}),
     "aux-32": ("auxiliary hidden layer of 32", {"aux_hidden": 32}, {}),
     "aux-16": ("auxiliary hidden layer of 16", {"aux_hidden": 16}, {}),

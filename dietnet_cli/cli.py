@@ -319,7 +319,7 @@ TRAIN_DEFAULTS = {
     "model": "dietnet",
     "num_hidden": "100",
     "hidden_layers": "100,100",
-    "aux_hidden": "16",
+    "aux_hidden": "100",
     "activation": "tanh",
     "init": "uniform",
     "init_scale": "1.0",

@@ -119,7 +119,7 @@ class ModelConfig:
     embedding: str = "frequency"
     pseudo_count: float = 0.5
     shrinkage: float = 20.0
-    aux_hidden: int = 16
+    aux_hidden: int = 100
     aux_layers: int = 1
     num_hidden: int = 100
     hidden_layers: tuple[int, ...] = (100, 100)
