@@ -115,40 +115,23 @@ class TrunkProduct(torch.autograd.Function):
         score_weight: torch.Tensor | None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         with _float32(weight):
-            return TrunkProduct._forward(
-                ctx,
-                x.to(weight.dtype),
-                features.to(weight.dtype),
-                weight,
-                bias,
-                score_weight,
-            )
-
-    @staticmethod
-    def _forward(
-        ctx: Any,
-        x: torch.Tensor,
-        features: torch.Tensor,
-        weight: torch.Tensor,
-        bias: torch.Tensor,
-        score_weight: torch.Tensor | None,
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        num_variants = features.shape[0]
-        trunk = features.new_empty(num_variants, weight.shape[0])
-        x_trunk = x.new_zeros(x.shape[0], weight.shape[0])
-        score = None if score_weight is None else features.new_empty(num_variants)
-        # the bias as the weight of a column of ones: (num_variants, fan_in + 1)
-        # and, doubled for the tanh below, (fan_in + 1, aux_hidden)
-        features_one = torch.cat([features, features.new_ones(num_variants, 1)], 1)
-        weight_bias = 2 * torch.cat([weight.T, bias[None]])
-        for start in range(0, num_variants, BLOCK_ROWS):
-            rows = slice(start, start + BLOCK_ROWS)
-            # 2 (features @ weight.T + bias), then tanh as in SigmoidTanh
-            block = torch.mm(features_one[rows], weight_bias, out=trunk[rows])
-            block.sigmoid_().mul_(2).sub_(1)
-            x_trunk.addmm_(x[:, rows], block)
-            if score is not None:
-                torch.mv(block, score_weight, out=score[rows])
+            x, features = x.to(weight.dtype), features.to(weight.dtype)
+            num_variants = features.shape[0]
+            trunk = features.new_empty(num_variants, weight.shape[0])
+            x_trunk = x.new_zeros(x.shape[0], weight.shape[0])
+            score = None if score_weight is None else features.new_empty(num_variants)
+            # the bias as the weight of a column of ones: (num_variants, fan_in + 1)
+            # and, doubled for the tanh below, (fan_in + 1, aux_hidden)
+            features_one = torch.cat([features, features.new_ones(num_variants, 1)], 1)
+            weight_bias = 2 * torch.cat([weight.T, bias[None]])
+            for start in range(0, num_variants, BLOCK_ROWS):
+                rows = slice(start, start + BLOCK_ROWS)
+                # 2 (features @ weight.T + bias), then tanh as in SigmoidTanh
+                block = torch.mm(features_one[rows], weight_bias, out=trunk[rows])
+                block.sigmoid_().mul_(2).sub_(1)
+                x_trunk.addmm_(x[:, rows], block)
+                if score is not None:
+                    torch.mv(block, score_weight, out=score[rows])
         ctx.save_for_backward(x, features_one, weight, trunk, score_weight)
         return x_trunk, score
 
