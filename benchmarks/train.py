@@ -80,7 +80,7 @@ def speed(args: argparse.Namespace) -> None:
 
     # A plain epoch runs after every epoch of the fit, so that each epoch is
     # compared with one run under the same machine load: on this VM speed
-    # drifts by up to 30 % over a minute.
+    # drifts by up to 50 % over a minute.
     def plain_run() -> float:
         return plain_epoch(
             data.genotypes,

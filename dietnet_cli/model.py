@@ -284,15 +284,17 @@ class _Parts(NamedTuple):
     # assignment-test weights of the centred dosage
     linear: torch.Tensor | None
     centred_logit: torch.Tensor | None  # the same without the reliability
-    log_q: torch.Tensor | None  # (num_variants, num_classes) log(1 - p)
+    # (num_variants, num_classes) log(1 - p), centred across classes: sums
+    # of log(1 - p) over many variants are large, and their differences
+    # between classes would lose digits
+    log_q: torch.Tensor | None
     reliability: torch.Tensor | None  # (num_variants, 1), or None: all 1
     mixing: torch.Tensor | None  # (num_classes, num_hidden)
 
     def per_variant(self, mean: torch.Tensor) -> torch.Tensor:
         """(num_variants, num_classes) offset terms, for dosage means
         ``mean`` (num_variants,)."""
-        log_q = self.log_q - self.log_q.mean(dim=1, keepdim=True)
-        terms = mean[:, None] * self.centred_logit + 2 * log_q
+        terms = mean[:, None] * self.centred_logit + 2 * self.log_q
         return terms if self.reliability is None else terms * self.reliability
 
     def offset(self, mean: torch.Tensor) -> torch.Tensor:
@@ -305,13 +307,12 @@ class _Parts(NamedTuple):
             return self._offset(mean.float())
 
     def _offset(self, mean: torch.Tensor) -> torch.Tensor:
-        # centred per variant first: sums of log(1 - p) over many variants
-        # are large, and their differences between classes would lose digits
-        log_q = self.log_q - self.log_q.mean(dim=1, keepdim=True)
         if self.reliability is None:
-            return self.centred_logit.T @ mean + 2 * log_q.sum(dim=0)
+            return self.centred_logit.T @ mean + 2 * self.log_q.sum(dim=0)
         reliability = self.reliability[:, 0]
-        return self.centred_logit.T @ (mean * reliability) + 2 * (log_q.T @ reliability)
+        return self.centred_logit.T @ (mean * reliability) + 2 * (
+            self.log_q.T @ reliability
+        )
 
 
 class _AuxNetwork(nn.Module):
@@ -331,21 +332,28 @@ class _AuxNetwork(nn.Module):
                 _init_weight(module.weight, config)
                 nn.init.zeros_(module.bias)
 
+    # The trunk's tanh modules are not called: TanhRows applies each linear
+    # layer and its tanh together.
+
     def hidden(self, features: torch.Tensor) -> torch.Tensor:
         """(num_variants, num_features) -> (num_variants, aux_hidden)."""
-        for layer in self.trunk:
-            if isinstance(layer, nn.Linear):
-                features = TanhRows.apply(features, layer.weight, layer.bias)
-        return features
+        return self._through(self._linears(), features)
 
     def last_layer(self) -> nn.Linear | None:
         """The last hidden layer's linear map (None without hidden layers)."""
-        linears = [layer for layer in self.trunk if isinstance(layer, nn.Linear)]
+        linears = self._linears()
         return linears[-1] if linears else None
 
     def hidden_before_last(self, features: torch.Tensor) -> torch.Tensor:
         """The input of :meth:`last_layer`: the hidden layers but the last."""
-        for layer in [m for m in self.trunk if isinstance(m, nn.Linear)][:-1]:
+        return self._through(self._linears()[:-1], features)
+
+    def _linears(self) -> list[nn.Linear]:
+        return [layer for layer in self.trunk if isinstance(layer, nn.Linear)]
+
+    @staticmethod
+    def _through(linears: list[nn.Linear], features: torch.Tensor) -> torch.Tensor:
+        for layer in linears:
             features = TanhRows.apply(features, layer.weight, layer.bias)
         return features
 
@@ -577,6 +585,7 @@ class DietNetwork(nn.Module):
         if self.config.embedding == "frequency":
             p = self.class_frequency(class_counts)
             log_q = torch.log1p(-p)
+            log_q = log_q.sub_(log_q.mean(dim=1, keepdim=True))
             alt_logit = torch.logit(p)
             mean = alt_logit.mean(dim=1, keepdim=True)
             centred = alt_logit.sub_(mean)

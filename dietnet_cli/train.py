@@ -37,7 +37,9 @@ from dietnet_cli.splits import SplitConfig, split_samples
 
 logger = logging.getLogger(__name__)
 
-# Layout of the training state in checkpoints (see _load_checkpoint).
+# Layout of the training state in checkpoints: 2 since the shrinkage stopped
+# being a parameter (the optimizer's state lost a tensor); _load_checkpoint
+# refuses others.
 CHECKPOINT_FORMAT = 2
 
 
@@ -148,9 +150,6 @@ def train(
     # Resume from a checkpoint left by a killed run with the same settings.
     train_config = resolve_learning_rate(train_config, model_config)
     run_key = {
-        # the training state's layout: 2 since the shrinkage stopped being a
-        # parameter (the optimizer's state lost a tensor)
-        "checkpoint_format": CHECKPOINT_FORMAT,
         "dataset_checksum": dataset.checksum,
         "model_config": dataclasses.asdict(model_config),
         "train_config": dataclasses.asdict(train_config),
@@ -159,7 +158,10 @@ def train(
     resume_state = _load_checkpoint(checkpoint_path, run_key) if resume else None
 
     def on_epoch(state: dict) -> None:
-        _save_checkpoint(checkpoint_path, {"run_key": repr(run_key), "state": state})
+        _save_checkpoint(
+            checkpoint_path,
+            {"format": CHECKPOINT_FORMAT, "run_key": repr(run_key), "state": state},
+        )
 
     torch.manual_seed(train_config.seed)
     with (
@@ -307,7 +309,7 @@ def _load_checkpoint(path: Path, run_key: dict) -> dict | None:
             f"Checkpoint {path} cannot be read ({str(error).splitlines()[0]}); "
             "delete it and train without --resume."
         ) from None
-    if f"'checkpoint_format': {CHECKPOINT_FORMAT}," not in str(payload.get("run_key")):
+    if payload.get("format") != CHECKPOINT_FORMAT:
         raise DietnetError(
             f"Checkpoint {path} was written by another version of dietnet; "
             "delete it and train without --resume."

@@ -9,21 +9,25 @@ from dietnet_cli.train import CHECKPOINT_FORMAT, _load_checkpoint
 
 
 def run_key(**changes):
-    key = {"checkpoint_format": CHECKPOINT_FORMAT, "dataset_checksum": "abc"}
-    return {**key, **changes}
+    return {"dataset_checksum": "abc", **changes}
+
+
+def save(path, key, state, checkpoint_format=CHECKPOINT_FORMAT):
+    payload = {"run_key": repr(key), "state": state}
+    if checkpoint_format is not None:
+        payload["format"] = checkpoint_format
+    torch.save(payload, path)
 
 
 class TestCheckpoint:
     def test_same_run_resumes(self, tmp_path):
         path = tmp_path / "model.dietnet.checkpoint"
-        torch.save({"run_key": repr(run_key()), "state": {"epoch": 3}}, path)
+        save(path, run_key(), {"epoch": 3})
         assert _load_checkpoint(path, run_key())["epoch"] == 3
 
     def test_other_options_are_refused(self, tmp_path):
         path = tmp_path / "model.dietnet.checkpoint"
-        torch.save(
-            {"run_key": repr(run_key(dataset_checksum="def")), "state": {}}, path
-        )
+        save(path, run_key(dataset_checksum="def"), {})
         with pytest.raises(DietnetError, match="other data or options"):
             _load_checkpoint(path, run_key())
 
@@ -31,7 +35,6 @@ class TestCheckpoint:
         # before format 2 the shrinkage was a parameter: its optimizer state
         # would not load into today's optimizer
         path = tmp_path / "model.dietnet.checkpoint"
-        old_key = {"dataset_checksum": "abc"}
-        torch.save({"run_key": repr(old_key), "state": {}}, path)
+        save(path, run_key(), {}, checkpoint_format=None)
         with pytest.raises(DietnetError, match="another version of dietnet"):
             _load_checkpoint(path, run_key())
