@@ -395,6 +395,20 @@ class BlockStore:
     def num_variants(self) -> int:
         return sum(self.widths)
 
+    def arrays(self) -> list[np.ndarray]:
+        """The blocks in order: those held, or views of the scratch file
+        mapped read-only (its pages are the page cache's, not new memory)."""
+        if self.in_memory:
+            return self.blocks
+        mapped = np.memmap(self.path, dtype=np.int8, mode="r")
+        blocks = []
+        at = 0
+        for width in self.widths:
+            size = self.num_samples * width
+            blocks.append(mapped[at : at + size].reshape(self.num_samples, width))
+            at += size
+        return blocks
+
     def iter_blocks(self) -> Iterator[np.ndarray]:
         """The blocks in order, each (num_samples, width) int8."""
         if self.in_memory:
@@ -413,15 +427,18 @@ def assemble_genotypes(
     out_path: Path,
     *,
     group_bytes: int = 1 << 26,
+    map_bytes: int = 0,
 ) -> Any:
     """Write the blocks of ``stores``, in order, as one (num_samples, total)
     int8 ``.npy`` matrix.
 
-    When every block is in memory the file is written front to back, a
-    group of whole rows at a time, and hashed on the way: the SHA-256 state
-    over the file's bytes is returned, for :func:`dataset_checksum`.
-    Otherwise it is written a group of blocks at a time, each sample's share
-    of the group where its row lies, and None is returned.
+    When every block is in memory, or the matrix is no larger than
+    ``map_bytes`` (its scratch files are then mapped), the file is written
+    front to back, a group of whole rows at a time, and hashed on the way:
+    the SHA-256 state over the file's bytes is returned, for
+    :func:`dataset_checksum`. Otherwise it is written a group of blocks at a
+    time, each sample's share of the group where its row lies, and None is
+    returned.
     """
     num_samples = stores[0].num_samples
     if any(store.num_samples != num_samples for store in stores):
@@ -434,8 +451,8 @@ def assemble_genotypes(
     offset = matrix.offset
     del matrix
     with open(out_path, "r+b", buffering=0) as out:
-        if all(store.in_memory for store in stores):
-            blocks = [block for store in stores for block in store.blocks]
+        if all(store.in_memory for store in stores) or num_samples * total <= map_bytes:
+            blocks = [block for store in stores for block in store.arrays()]
             digest = hashlib.sha256(os.pread(out.fileno(), offset, 0))
             _write_rows(out.fileno(), offset, total, blocks, group_bytes, digest)
             return digest

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 from joblib import Parallel, delayed
+from joblib.executor import get_memmapping_executor
 
 from dietnet_cli import dataset, genome, outputs, plink, progress, provenance, vcf
 from dietnet_cli.errors import InputError
@@ -74,6 +75,10 @@ class _PartResult:
     missing_rate: list[np.ndarray] = field(default_factory=list)
     dropped: Counter = field(default_factory=Counter)
     num_read: int = 0
+    # Keys of the variants kept, and the numbers of contigs in them (see
+    # _SeenVariants).
+    seen: set = field(default_factory=set)
+    seen_contigs: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -196,35 +201,16 @@ def prepare(
                 )
             ]
         else:
-            samples = None if len(shared) == len(input_samples) else shared
-            regions = _plan_regions(input_path, header, filters, threads, keep_contig)
-            if stdin_reader is not None or not regions:
-                if stdin_reader is not None and samples is not None:
-                    stdin_reader.set_samples(samples)
-                parts = [
-                    _read_vcf_part(
-                        input_path,
-                        samples,
-                        len(shared),
-                        None,
-                        None,
-                        scratch_dir / "part-0",
-                        reader=stdin_reader,
-                        threads=threads,
-                        memory_bytes=MEMORY_BYTES,
-                        **read_options,
-                    )
-                ]
-            else:
-                parts = _read_vcf_regions(
-                    input_path,
-                    samples,
-                    len(shared),
-                    regions,
-                    scratch_dir,
-                    threads,
-                    read_options,
-                )
+            parts = _read_vcf(
+                input_path,
+                None if len(shared) == len(input_samples) else shared,
+                len(shared),
+                header,
+                stdin_reader,
+                threads,
+                scratch_dir,
+                read_options,
+            )
 
         dropped = sum((part.dropped for part in parts), Counter())
         num_read = sum(part.num_read for part in parts)
@@ -242,7 +228,9 @@ def prepare(
         # and the inputs' checksums run in a thread (hashlib lets go of the
         # GIL) while the tables are written.
         written_digest = dataset.assemble_genotypes(
-            [part.store for part in parts], scratch / dataset.GENOTYPES
+            [part.store for part in parts],
+            scratch / dataset.GENOTYPES,
+            map_bytes=MEMORY_BYTES,
         )
         for part in parts:
             part.store.discard()
@@ -533,6 +521,125 @@ def _read_vcf_regions(
     return parts
 
 
+def _read_vcf(
+    input_path: str,
+    samples: list[str] | None,
+    num_samples: int,
+    header: vcf.VcfHeader | None,
+    stdin_reader: vcf.VcfReader | None,
+    threads: int,
+    scratch_dir: Path,
+    read_options: dict,
+) -> list[_PartResult]:
+    """Read a VCF/BCF input: by regions of its index in ``threads`` worker
+    processes, by spans of a bgzipped VCF's blocks in as many, or whole."""
+    filters = read_options["filters"]
+    regions = _plan_regions(
+        input_path, header, filters, threads, read_options["keep_contig"]
+    )
+    if regions and stdin_reader is None:
+        return _read_vcf_regions(
+            input_path,
+            samples,
+            num_samples,
+            regions,
+            scratch_dir,
+            threads,
+            read_options,
+        )
+    if stdin_reader is None and not filters.regions:
+        spans = vcf.text_spans(input_path, threads)
+        parts = (
+            _read_vcf_spans(
+                input_path, samples, num_samples, spans, scratch_dir, read_options
+            )
+            if spans
+            else None
+        )
+        if parts is not None:
+            return parts
+    if stdin_reader is not None and samples is not None:
+        stdin_reader.set_samples(samples)
+    part = _read_vcf_part(
+        input_path,
+        samples,
+        num_samples,
+        None,
+        None,
+        scratch_dir / "part-0",
+        reader=stdin_reader,
+        threads=threads,
+        memory_bytes=MEMORY_BYTES,
+        **read_options,
+    )
+    return [part]
+
+
+def _read_vcf_spans(
+    input_path: str,
+    samples: list[str] | None,
+    num_samples: int,
+    spans: list[tuple[int, int | None]],
+    scratch_dir: Path,
+    read_options: dict,
+) -> list[_PartResult] | None:
+    """Read the first span of a bgzipped VCF here and each other one in a
+    worker process; None when a variant is repeated across spans, which
+    only a single reader drops exactly as it should (the parts are then
+    discarded)."""
+    # The workers start, and read, while this process reads the first span;
+    # this is the process pool joblib.Parallel itself uses.
+    executor = get_memmapping_executor(len(spans) - 1)
+    others = [
+        executor.submit(
+            _read_vcf_part,
+            input_path,
+            samples,
+            num_samples,
+            None,
+            None,
+            scratch_dir / f"span-{index}",
+            span=span,
+            keep_seen=True,
+            **dict(read_options, show_progress=False),
+        )
+        for index, span in enumerate(spans[1:], start=1)
+    ]
+    try:
+        first = _read_vcf_part(
+            input_path,
+            samples,
+            num_samples,
+            None,
+            None,
+            scratch_dir / "span-0",
+            span=spans[0],
+            keep_seen=True,
+            memory_bytes=MEMORY_BYTES,
+            **read_options,
+        )
+        parts = [first, *(future.result() for future in others)]
+    finally:
+        for future in others:
+            future.cancel()
+    kept: set = set()
+    numbers: dict[str, int] = {}
+    for part in parts:
+        keys = _SeenVariants.renumber(part.seen, part.seen_contigs, numbers)
+        if not kept.isdisjoint(keys):
+            logger.info(
+                "A variant of %s is repeated in two parts of the file; reading it "
+                "again in one process.",
+                input_path,
+            )
+            for each in parts:
+                each.store.discard()
+            return None
+        kept |= keys
+        part.seen, part.seen_contigs = set(), {}
+    return parts
+
+
 def _read_vcf_part(
     input_path: str,
     samples: list[str] | None,
@@ -548,6 +655,8 @@ def _read_vcf_part(
     reader=None,
     threads: int = 1,
     memory_bytes: int = 0,
+    span: tuple[int, int | None] | None = None,
+    keep_seen: bool = False,
 ) -> _PartResult:
     blocks = vcf.iter_blocks(
         input_path,
@@ -557,8 +666,9 @@ def _read_vcf_part(
         keep_contig=keep_contig,
         reader=reader,
         threads=threads,
+        span=span,
     )
-    return _consume(
+    result = _consume(
         blocks,
         store_path,
         num_samples,
@@ -567,6 +677,9 @@ def _read_vcf_part(
         show_progress,
         memory_bytes,
     )
+    if not keep_seen:
+        result.seen, result.seen_contigs = set(), {}
+    return result
 
 
 def _read_plink(
@@ -644,6 +757,7 @@ def _consume(
                 _keep(block, result, filters, variant_list, seen)
             bar.advance(block.num_variants + sum(block.dropped.values()))
     result.store.close()
+    result.seen, result.seen_contigs = seen.seen, seen.contig_number
     return result
 
 
@@ -656,8 +770,10 @@ def _base_codes() -> np.ndarray:
 
 
 _BASE_CODE = _base_codes()
-# Positions below this fit the integer key.
+# Positions below this fit the integer key; the contig's number starts at
+# this bit of it.
 _KEY_POSITIONS = 1 << 36
+_KEY_CONTIG_SHIFT = 40
 
 
 class _SeenVariants:
@@ -672,13 +788,13 @@ class _SeenVariants:
 
     def __init__(self) -> None:
         self.seen: set = set()
-        self._contig_number: dict[str, int] = {}
+        self.contig_number: dict[str, int] = {}
 
     def keys(self, block: VariantBlock, columns: np.ndarray) -> list:
         """The keys of ``columns`` of ``block`` (biallelic SNPs)."""
         if len(columns) == 0:
             return []
-        numbers = self._contig_number
+        numbers = self.contig_number
         of_name = {}
         for name in set(block.chrom):
             contig = genome.normalize_contig(name)
@@ -709,6 +825,26 @@ class _SeenVariants:
                 strict=True,
             )
         ]
+
+    @staticmethod
+    def renumber(keys: set, own: dict[str, int], numbers: dict[str, int]) -> set:
+        """``keys`` made with the contig numbers ``own``, made with
+        ``numbers`` instead (contigs new to it are added), so that the keys
+        of readers of different parts of a file can be compared."""
+        for name in own:
+            numbers.setdefault(name, len(numbers))
+        table = {number: numbers[name] for name, number in own.items()}
+        if all(old == new for old, new in table.items()):
+            return keys
+        lookup = np.zeros(max(table) + 1, dtype=np.int64)
+        lookup[list(table)] = list(table.values())
+        integers = np.fromiter(
+            (key for key in keys if isinstance(key, int)), dtype=np.int64
+        )
+        shift = _KEY_CONTIG_SHIFT
+        integers = lookup[integers >> shift] << shift | integers & ((1 << shift) - 1)
+        others = {(table[key[0]], *key[1:]) for key in keys if not isinstance(key, int)}
+        return set(integers.tolist()) | others
 
     def __contains__(self, key: object) -> bool:
         return key in self.seen

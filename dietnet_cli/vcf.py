@@ -35,7 +35,7 @@ import numpy as np
 from cyvcf2 import VCF
 from cyvcf2.cyvcf2 import set_htslib_log_level
 
-from dietnet_cli import genome, vcftext
+from dietnet_cli import bgzf, genome, vcftext
 from dietnet_cli.errors import InputError
 from dietnet_cli.genotypes import VariantBlock
 from dietnet_cli.vcfblocks import BlockBuilder
@@ -45,6 +45,13 @@ logger = logging.getLogger(__name__)
 BLOCK_SIZE = 4096
 # Bytes read from a pipe to tell VCF text from BCF before handing it on.
 SNIFF_BYTES = 16384
+# Compressed bytes of records per process below which a bgzipped VCF is
+# read whole by one process rather than in spans by several: starting a
+# worker process costs about as much as decoding this much.
+SPAN_BYTES = 4 << 20
+# The extra compressed bytes of the first span, which the calling process
+# starts on at once while the others wait for a new process.
+SPAN_HEAD_START = 2 << 20
 _GT_ID = re.compile(r"[<,]ID=GT[,>]")
 _TYPE = re.compile(r"[<,]Type=([^,>]*)")
 # The empty block that ends every complete BGZF file (SAM specification 4.1.2).
@@ -218,7 +225,7 @@ def _open_stdin(
         stream = vcftext.TextStream(stdin, prefix=prefix, threads=threads)
         try:
             header, _ = stream.read_header()
-        except vcftext.DamagedTextError as error:
+        except bgzf.DamagedTextError as error:
             raise InputError(
                 f"Input file standard input is not a readable VCF or BCF file "
                 f"({error}); give a .vcf, .vcf.gz or .bcf file, or a PLINK .bed "
@@ -353,6 +360,7 @@ def iter_blocks(
     block_size: int = BLOCK_SIZE,
     reader: VcfReader | None = None,
     decoder: Literal["auto", "htslib"] = "auto",
+    span: tuple[int, int | None] | None = None,
 ) -> Iterator[VariantBlock]:
     """Yield the biallelic SNPs of a VCF/BCF file in blocks.
 
@@ -381,6 +389,9 @@ def iter_blocks(
         cyvcf2, as a reference for tests. Both give the same blocks, except
         that only the text decoder sees, and refuses, a record with more
         sample columns than the header names.
+    span
+        Read only the records of one span of a bgzipped VCF, as planned by
+        :func:`text_spans`.
     """
     path = str(path)
     if reader is None:
@@ -397,7 +408,9 @@ def iter_blocks(
             )
     builder = BlockBuilder(display, keep_contig, block_size)
     by_record = region or (decoder == "htslib" and reader.piped is None)
-    text = None if by_record else _open_text(reader, threads)
+    text = None if by_record else _open_text(reader, threads, span)
+    if span is not None and text is None:
+        raise ValueError(f"{display} cannot be read by spans; see text_spans().")
     if text is None:
         # TODO(#2): region queries of VCF text go through htslib, which drops
         # sample columns beyond the header's without a word.
@@ -496,7 +509,31 @@ class _TextInput:
             self.handle.close()
 
 
-def _open_text(reader: VcfReader, threads: int) -> _TextInput | None:
+def text_spans(path: str, parts: int) -> list[tuple[int, int | None]]:
+    """Spans of a bgzipped VCF for ``parts`` processes to decode side by
+    side (see :mod:`dietnet_cli.bgzf`), or [] when the file is better read
+    whole: not bgzipped VCF text that the text decoder reads, or smaller
+    than ``SPAN_BYTES`` per part."""
+    if parts < 2 or path == "-":
+        return []
+    with open(path, "rb") as handle:
+        if not bgzf.is_bgzf(handle.read(SNIFF_BYTES)):
+            return []
+    reader = open_reader(path)
+    try:
+        text = _open_text(reader, 1)
+        if text is None:
+            return []
+        text.close()
+    finally:
+        reader.close()
+    with open(path, "rb") as handle:
+        return bgzf.plan_spans(handle, parts, SPAN_BYTES, SPAN_HEAD_START)
+
+
+def _open_text(
+    reader: VcfReader, threads: int, span: tuple[int, int | None] | None = None
+) -> _TextInput | None:
     """The input's record text when it is VCF text, else None (BCF)."""
     if reader.piped is not None:
         header, stream, handle = reader.piped.header, reader.piped.stream, None
@@ -508,10 +545,10 @@ def _open_text(reader: VcfReader, threads: int) -> _TextInput | None:
         if not vcftext.starts_as_text(head):
             handle.close()
             return None
-        stream = vcftext.TextStream(handle, prefix=head, threads=threads)
+        stream = vcftext.TextStream(handle, prefix=head, threads=threads, span=span)
         try:
             header, complete = stream.read_header()
-        except vcftext.DamagedTextError:
+        except bgzf.DamagedTextError:
             complete = False
         # htslib found the same samples (it parsed this header before).
         names = header.rstrip(b"\r\n").rsplit(b"\n", 1)[-1].split(b"\t")[9:]
@@ -588,7 +625,7 @@ def _text_blocks(
                         yield block
             finally:
                 left.close()
-    except vcftext.DamagedTextError as error:
+    except bgzf.DamagedTextError as error:
         raise _damaged(display, builder, error) from None
 
 

@@ -19,27 +19,27 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
 import numpy as np
-from isal import isal_zlib
 
+from dietnet_cli.bgzf import (
+    GZIP_MAGIC,
+    DamagedTextError,
+    block_size,
+    inflate,
+    read_raw,
+    span_text,
+)
 from dietnet_cli.genotypes import MISSING
 
-# Compressed bytes read at a time, and BGZF blocks inflated per task (each
-# block holds at most 64 KiB of text).
-RAW_READ = 1 << 20
-BLOCKS_PER_TASK = 64
 # Text handed to the decoder at a time, for plain and gzip input.
 TEXT_PIECE = 4 << 20
 # Records decoded together by the table look-ups (cache-sized pieces).
 ROWS_PER_STEP = 32
 
-_GZIP_MAGIC = b"\x1f\x8b"
 # Per-allele codes of the look-up tables: an allele index, a missing allele
 # or a byte pair the fast path does not take. A call's two codes are added:
 # 0..2 is a dosage, -16..-7 a call with a missing allele, below -20 a call
@@ -88,10 +88,6 @@ _VALUE_PATTERN = {
 }
 # Longest ALT and INFO htslib takes without hitting its 65,535 limits.
 _MAX_LIST_BYTES = 60_000
-
-
-class DamagedTextError(Exception):
-    """The compressed stream cannot be inflated; the reason is the message."""
 
 
 @dataclass(frozen=True)
@@ -143,9 +139,9 @@ def kind_of(head: bytes) -> str:
     A gzip file is BGZF when its first member carries the ``BC`` extra
     subfield; the decompressed content is not looked at here.
     """
-    if head[:2] != _GZIP_MAGIC:
+    if head[:2] != GZIP_MAGIC:
         return "plain"
-    if len(head) >= 18 and head[3] & 4 and _bsize(head, 0) is not None:
+    if len(head) >= 18 and head[3] & 4 and block_size(head, 0) is not None:
         return "bgzf"
     return "gzip"
 
@@ -161,24 +157,6 @@ def starts_as_text(head: bytes) -> bool:
         return False
 
 
-def _bsize(data: bytes, at: int) -> int | None:
-    """The total size of the BGZF block at ``at``, None when the gzip member
-    there has no ``BC`` subfield (or the header is cut short)."""
-    if len(data) < at + 12:
-        return None
-    extra_length = int.from_bytes(data[at + 10 : at + 12], "little")
-    sub = at + 12
-    stop = sub + extra_length
-    if len(data) < stop:
-        return None
-    while sub + 4 <= stop:
-        length = int.from_bytes(data[sub + 2 : sub + 4], "little")
-        if data[sub : sub + 2] == b"BC" and length == 2:
-            return int.from_bytes(data[sub + 4 : sub + 6], "little") + 1
-        sub += 4 + length
-    return None
-
-
 class TextStream:
     """The decompressed text of a VCF file or pipe, in large pieces.
 
@@ -190,28 +168,35 @@ class TextStream:
         Bytes already read from ``handle`` (a pipe cannot be rewound).
     threads
         Threads inflating BGZF blocks; 1 inflates in the calling thread.
+    span
+        For a BGZF file: the (start, stop) offsets of the blocks whose
+        records :meth:`lines` yields (see :func:`dietnet_cli.bgzf.span_text`);
+        None for all records.
     """
 
-    def __init__(self, handle: BinaryIO, *, prefix: bytes = b"", threads: int = 1):
+    def __init__(
+        self,
+        handle: BinaryIO,
+        *,
+        prefix: bytes = b"",
+        threads: int = 1,
+        span: tuple[int, int | None] | None = None,
+    ):
         self._handle = handle
         self._prefix = prefix
         self._threads = max(1, threads)
+        self._span = span
         self._pieces: Iterator[bytes] | None = None
         self._pending = b""
-
-    def _raw(self) -> Iterator[bytes]:
-        if self._prefix:
-            yield self._prefix
-        while chunk := self._handle.read(RAW_READ):
-            yield chunk
+        self._header_bytes = 0
 
     def _all_pieces(self) -> Iterator[bytes]:
-        raw = self._raw()
+        raw = read_raw(self._handle, 0, None, self._prefix)
         first = next(raw, b"")
         kind = kind_of(first)
         raw = _chain(first, raw)
         if kind == "bgzf":
-            yield from _bgzf_pieces(raw, self._threads)
+            yield from inflate(raw, self._threads)
         elif kind == "gzip":
             yield from _gzip_pieces(raw)
         else:
@@ -240,6 +225,7 @@ class TextStream:
             if not line or line.startswith(b"##"):
                 continue
             self._pending = bytes(buffer[at:])
+            self._header_bytes = at
             return bytes(buffer[:at]), line.startswith(b"#")
 
     def lines(self) -> Iterator[tuple[bytes, int, int]]:
@@ -248,9 +234,18 @@ class TextStream:
         that lacks it). Call after :meth:`read_header`."""
         assert self._pieces is not None, "read_header() first"
         carry = b""
-        first = self._pending
+        first, pieces = self._pending, self._pieces
         self._pending = b""
-        for piece in _chain(first, self._pieces):
+        if self._span is not None:
+            # The header was read from the start; the records come from the
+            # span (whose first lines are the header when it starts at 0).
+            self._pieces.close()
+            skip = self._header_bytes if self._span[0] == 0 else 0
+            first = b""
+            pieces = _skip(
+                span_text(self._handle, self._span, threads=self._threads), skip
+            )
+        for piece in _chain(first, pieces):
             start = 0
             if carry:
                 newline = piece.find(b"\n")
@@ -270,69 +265,20 @@ class TextStream:
             yield carry + b"\n", 0, len(carry) + 1
 
 
+def _skip(pieces: Iterator[bytes], count: int) -> Iterator[bytes]:
+    """``pieces`` less their first ``count`` bytes."""
+    for piece in pieces:
+        if count >= len(piece):
+            count -= len(piece)
+            continue
+        yield piece[count:] if count else piece
+        count = 0
+
+
 def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
     if first:
         yield first
     yield from rest
-
-
-def _inflate_blocks(data: bytes, bounds: list[tuple[int, int]]) -> bytes:
-    """Inflate consecutive BGZF blocks, checking each one's CRC and size.
-
-    With ISA-L (python-isal), which inflates about 2.5 times as fast as
-    zlib here and, like it, lets go of the GIL.
-    """
-    try:
-        return b"".join(isal_zlib.decompress(data[a:b], 31) for a, b in bounds)
-    except isal_zlib.error as error:
-        raise DamagedTextError(f"a BGZF block does not inflate: {error}") from None
-
-
-def _bgzf_pieces(raw: Iterator[bytes], threads: int) -> Iterator[bytes]:
-    """Inflate a BGZF stream, ``threads`` groups of blocks at a time."""
-    executor = ThreadPoolExecutor(threads) if threads > 1 else None
-    pending: deque = deque()
-    try:
-        data = b""
-        for chunk in raw:
-            data = data + chunk if data else chunk
-            bounds, used = _split_blocks(data)
-            for group in range(0, len(bounds), BLOCKS_PER_TASK):
-                part = bounds[group : group + BLOCKS_PER_TASK]
-                if executor is None:
-                    yield _inflate_blocks(data, part)
-                    continue
-                pending.append(executor.submit(_inflate_blocks, data, part))
-                while len(pending) > 2 * threads:
-                    yield pending.popleft().result()
-            data = data[used:]
-        while pending:
-            yield pending.popleft().result()
-        if data:
-            raise DamagedTextError("the BGZF stream ends inside a block")
-    finally:
-        for future in pending:
-            future.cancel()
-        if executor is not None:
-            executor.shutdown(wait=True)
-
-
-def _split_blocks(data: bytes) -> tuple[list[tuple[int, int]], int]:
-    """The (start, end) of each whole BGZF block in ``data``, and the bytes
-    they cover."""
-    bounds = []
-    at = 0
-    while len(data) - at >= 18:
-        if data[at : at + 2] != _GZIP_MAGIC:
-            raise DamagedTextError("a BGZF block does not start with the gzip magic")
-        size = _bsize(data, at)
-        if size is None:
-            raise DamagedTextError("a gzip member of the BGZF stream has no BC field")
-        if at + size > len(data):
-            break
-        bounds.append((at, at + size))
-        at += size
-    return bounds, at
 
 
 def _gzip_pieces(raw: Iterator[bytes]) -> Iterator[bytes]:
@@ -344,7 +290,7 @@ def _gzip_pieces(raw: Iterator[bytes]) -> Iterator[bytes]:
             data = chunk
             while data:
                 if inflater.eof:
-                    if data[:2] != _GZIP_MAGIC:
+                    if data[:2] != GZIP_MAGIC:
                         raise DamagedTextError("bytes follow the last gzip member")
                     inflater = zlib.decompressobj(31)
                 started = True

@@ -11,7 +11,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from dietnet_cli import dataset
+from dietnet_cli import dataset, vcf
 from dietnet_cli.errors import DietnetError, InputError
 from dietnet_cli.genotypes import VariantBlock
 from dietnet_cli.prepare import Filters, _keep, _PartResult, _SeenVariants, prepare
@@ -444,6 +444,67 @@ class TestThreads:
         assert one.manifest["records_dropped"]["contig"] == 1
         assert one.manifest["records_dropped"]["not_snp"] == 1
 
+    @pytest.fixture
+    def spans(self, monkeypatch):
+        """Any bgzipped VCF of a few blocks is read in spans."""
+        monkeypatch.setattr(vcf, "SPAN_BYTES", 1)
+        monkeypatch.setattr(vcf, "SPAN_HEAD_START", 0)
+
+    @staticmethod
+    def spanned_vcf(tmp_path, cohort, edit=None):
+        """``cohort`` bgzipped (four or more blocks), its record lines changed
+        by ``edit`` first."""
+        text = write_vcf(tmp_path / "x.vcf", cohort).read_text()
+        lines = text.splitlines()
+        header = [line for line in lines if line.startswith("#")]
+        body = [line for line in lines if not line.startswith("#")]
+        source = tmp_path / "in.vcf"
+        source.write_text("\n".join(header + (edit or list)(body)) + "\n")
+        run_tool("bgzip", "--keep", str(source))  # bcftools refuses bad records
+        path = tmp_path / "in.vcf.gz"
+        assert len(vcf.text_spans(str(path), 3)) == 3
+        return path
+
+    def test_spans_give_the_same_dataset(self, tmp_path, spans, caplog):
+        # A bgzipped VCF is cut into spans of its blocks, read by this
+        # process and two workers.
+        cohort = make_cohort(13, 3000, missing=0.02)
+        path = self.spanned_vcf(tmp_path, cohort)
+        labels = write_labels(tmp_path / "labels.tsv", cohort)
+        one = run(path, labels, tmp_path / "one", threads=1)
+        caplog.set_level(logging.INFO)
+        three = run(path, labels, tmp_path / "three", threads=3)
+        assert files_of(tmp_path / "one") == files_of(tmp_path / "three")
+        for key in ("records_dropped", "num_records_read", "num_variants"):
+            assert one.manifest[key] == three.manifest[key], key
+        assert "repeated in two parts" not in caplog.text
+
+    def test_a_repeat_across_spans_is_dropped(self, tmp_path, spans, caplog):
+        # The first record comes again at the end, in another span: the
+        # file is read again by one process, which drops it.
+        cohort = polymorphic(make_cohort(13, 3000, missing=0.0))
+        path = self.spanned_vcf(tmp_path, cohort, lambda body: [*body, body[0]])
+        labels = write_labels(tmp_path / "labels.tsv", cohort)
+        caplog.set_level(logging.INFO)
+        dataset_ = run(path, labels, tmp_path / "ds", threads=3)
+        assert "repeated in two parts" in caplog.text
+        assert dataset_.manifest["records_dropped"] == {"duplicate": 1}
+        np.testing.assert_array_equal(dataset_.genotypes, cohort.dosage)
+
+    def test_a_bad_record_in_a_worker_span(self, tmp_path, spans):
+        cohort = make_cohort(13, 3000, missing=0.02)
+
+        def damage(body):
+            fields = body[-5].split("\t")
+            body[-5] = "\t".join(fields[:-1])  # one sample column short
+            return body
+
+        path = self.spanned_vcf(tmp_path, cohort, damage)
+        labels = write_labels(tmp_path / "labels.tsv", cohort)
+        with pytest.raises(InputError, match=r"in.vcf.gz is damaged or malformed"):
+            run(path, labels, tmp_path / "ds", threads=3)
+        assert_nothing_left(tmp_path / "ds")
+
     def test_regions_without_records(self, tmp_path):
         # The first regions of contig 1 hold no record (as the first
         # megabases of chromosome 22 hold none): their parts are empty but
@@ -701,3 +762,37 @@ def test_repeats_are_found_across_and_within_blocks(tmp_path):
     ]  # fmt: skip
     assert result.alt == ["G", "T", "G", "A", "A", "C", "C", "G", "G"]
     assert result.dropped == Counter(duplicate=5)
+
+
+def test_keys_of_two_readers_compare_once_renumbered(tmp_path):
+    """Readers of two parts number contigs as they meet them; renumbered,
+    their keys match exactly where the variants do (integer and tuple keys)."""
+
+    def keys_of(blocks):
+        seen = _SeenVariants()
+        keys = set()
+        for records in blocks:
+            chrom, position, ref, alt = zip(*records, strict=True)
+            block = VariantBlock(
+                list(chrom),
+                np.array(position, dtype=np.int64),
+                ["."] * len(records),
+                list(ref),
+                list(alt),
+                np.zeros((1, len(records)), dtype=np.int8),
+            )
+            keys |= set(seen.keys(block, np.arange(len(records))))
+        return keys, seen.contig_number
+
+    far = 1 << 37
+    # Contig 1 comes first to one reader, contig 3 to the other.
+    first = [[("1", 10, "A", "G")], [("2", 5, "C", "T"), ("3", far, "A", "C")]]
+    second = [[("3", far, "A", "C")], [("2", 5, "C", "T"), ("1", 11, "A", "G")]]
+    numbers: dict[str, int] = {}
+    keys_one = _SeenVariants.renumber(*keys_of(first), numbers)
+    keys_two = _SeenVariants.renumber(*keys_of(second), numbers)
+    assert len(keys_one & keys_two) == 2
+    assert sorted(numbers) == ["1", "2", "3"]
+    assert sorted(numbers.values()) == [0, 1, 2]
+    # Without renumbering the same variants would have other keys.
+    assert len(keys_of(first)[0] & keys_of(second)[0]) < 2

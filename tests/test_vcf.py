@@ -502,6 +502,32 @@ class TestTextDecoder:
         assert_same_blocks(path)
         assert_same_blocks(path, threads=2, block_size=100)
 
+    @pytest.mark.parametrize("chosen", [None, ["S03", "S07", "S11"]])
+    def test_spans_read_as_the_whole_file(self, tmp_path, monkeypatch, chosen):
+        rng = np.random.default_rng(SEED + 1)
+        records = mixed_records(rng, 13, 3000)
+        path = compress(tmp_path, write_mixed(tmp_path / "m.vcf", records, 13), "z")
+        monkeypatch.setattr(vcf, "SPAN_BYTES", 1)
+        monkeypatch.setattr(vcf, "SPAN_HEAD_START", 0)
+        spans = vcf.text_spans(str(path), 3)
+        assert len(spans) == 3
+        options = dict(samples=chosen, block_size=50, **ALL_CONTIGS)
+        whole = read_all(path, **options)
+        parts = [read_all(path, span=span, **options) for span in spans]
+        np.testing.assert_array_equal(
+            np.concatenate([part[0] for part in parts], axis=1), whole[0]
+        )
+        assert [v for part in parts for v in part[1]] == whole[1]
+        assert sum((part[2] for part in parts), start=type(whole[2])()) == whole[2]
+        assert min(len(part[1]) for part in parts) > 300
+
+    def test_no_spans_where_the_text_decoder_cannot_read(self, tmp_path, big_vcf):
+        bcf = compress(tmp_path, big_vcf, "b")
+        gzipped = plain_gzip(big_vcf, tmp_path / "plain.vcf.gz")
+        for path in (big_vcf, bcf, gzipped):
+            assert vcf.text_spans(str(path), 2) == []
+        assert vcf.text_spans(str(compress(tmp_path, big_vcf, "z")), 1) == []
+
     @pytest.mark.parametrize("chosen", [(0,), (1, 4, 12), (0, 2, 3, 5, 6, 7, 8)])
     def test_sample_subsets(self, tmp_path, chosen):
         rng = np.random.default_rng(SEED)
