@@ -1,11 +1,14 @@
 """The ``prepare`` stage: genotypes and labels to a cached dataset directory.
 
 The input is streamed in blocks of variants; each block is filtered and
-appended to a scratch file, and the final (num_samples, num_variants)
-matrix is assembled from the scratch files at the end, so memory stays
-bounded whatever the number of variants. An indexed BCF can be read by
-several worker processes, one region at a time; VCF text is read by one
-process whose threads inflate it.
+kept, in memory up to ``MEMORY_BYTES`` and beyond that in a scratch file,
+and the final (num_samples, num_variants) matrix is written from the kept
+blocks at the end, so memory stays bounded whatever the number of
+variants. An indexed BCF can be read by
+several worker processes, one region at a time; a bgzipped VCF in spans
+of its BGZF blocks, one span in this process and one in each worker (see
+:mod:`dietnet_cli.bgzf`); any other VCF text by one process whose threads
+inflate it.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from joblib import Parallel, delayed
@@ -223,24 +227,11 @@ def prepare(
                 "has biallelic SNPs on chromosomes 1-22."
             )
 
-        # Assemble the dataset files. The matrix is hashed as it is written
-        # or, when it was assembled from the scratch file, afterwards; that
-        # and the inputs' checksums run in a thread (hashlib lets go of the
-        # GIL) while the tables are written.
-        written_digest = dataset.assemble_genotypes(
-            [part.store for part in parts],
-            scratch / dataset.GENOTYPES,
-            map_bytes=MEMORY_BYTES,
-        )
-        for part in parts:
-            part.store.discard()
-        scratch_dir.rmdir()
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            matrix_hashed = (
-                pool.submit(dataset.matrix_digest, scratch)
-                if written_digest is None
-                else None
-            )
+        # Assemble the dataset files. The matrix is written and hashed, and
+        # the inputs are hashed, in threads while this one writes the tables
+        # (numpy's copies, pwrite and hashlib let go of the GIL).
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            matrix_hashed = pool.submit(_write_matrix, parts, scratch)
             input_files = (
                 {"bed": fileset.bed, "bim": fileset.bim, "fam": fileset.fam}
                 if is_plink
@@ -273,10 +264,10 @@ def prepare(
                 scratch / dataset.SAMPLES, shared, shared_labels, shared_groups
             )
             inputs = {name: future.result() for name, future in described.items()}
-            checksum = dataset.dataset_checksum(
-                scratch,
-                written_digest if matrix_hashed is None else matrix_hashed.result(),
-            )
+            checksum = dataset.dataset_checksum(scratch, matrix_hashed.result())
+        for part in parts:
+            part.store.discard()
+        scratch_dir.rmdir()
         manifest = provenance.record(
             kind="dietnet-dataset",
             format_version=dataset.FORMAT_VERSION,
@@ -448,8 +439,8 @@ def _plan_regions(
             )
         return [(region, _region_bounds(region)) for region in filters.regions]
     if threads <= 1 or header is None or vcf.is_text(input_path):
-        # VCF text is decoded faster by one reader whose threads inflate
-        # BGZF blocks than by region queries in several processes.
+        # VCF text is decoded faster by our text decoder, in spans of the
+        # file (_read_vcf_spans) or whole, than by htslib's region queries.
         return []
     if not header.indexed:
         if threads > 1:
@@ -519,6 +510,16 @@ def _read_vcf_regions(
             parts.append(part)
             bar.advance()
     return parts
+
+
+def _write_matrix(parts: list[_PartResult], directory: Path) -> Any:
+    """Write ``genotypes.npy`` in ``directory`` from the parts' blocks; the
+    SHA-256 state over its bytes."""
+    path = directory / dataset.GENOTYPES
+    digest = dataset.assemble_genotypes(
+        [part.store for part in parts], path, map_bytes=MEMORY_BYTES
+    )
+    return dataset.matrix_digest(directory) if digest is None else digest
 
 
 def _read_vcf(
