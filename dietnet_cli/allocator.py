@@ -39,3 +39,14 @@ def keep_freed_memory() -> bool:
         if mallopt(_M_MMAP_THRESHOLD, size):
             return bool(mallopt(_M_TRIM_THRESHOLD, size))
     return False
+
+
+def release_freed_memory() -> None:
+    """Hand the heap's free pages back to the kernel now (``malloc_trim``),
+    after a large working set is done with; nothing where it is not glibc."""
+    try:
+        malloc_trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return
+    malloc_trim.argtypes = [ctypes.c_size_t]
+    malloc_trim(0)

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from dietnet_cli import provenance
+from dietnet_cli import allocator, provenance
 from dietnet_cli.errors import DatasetError
 
 logger = logging.getLogger(__name__)
@@ -369,9 +369,13 @@ class BlockStore:
         if not self._spilled:
             self._handle = open(self.path, "wb")
             self._spilled = True
-            for held in self.blocks:
-                held.tofile(self._handle)
-            self.blocks, self._held = [], 0
+            if self.blocks:
+                while self.blocks:
+                    self.blocks.pop(0).tofile(self._handle)
+                self._held = 0
+                # dietnet keeps freed memory for reuse; without this, the
+                # blocks' memory would stay in the process to its end.
+                allocator.release_freed_memory()
         block.tofile(self._handle)
 
     def close(self) -> None:

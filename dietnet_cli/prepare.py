@@ -616,8 +616,7 @@ def _read_vcf_spans(
             scratch_dir / "span-0",
             span=spans[0],
             keep_seen=True,
-            # its share: the workers' blocks are mapped when they all fit
-            memory_bytes=MEMORY_BYTES // len(spans),
+            memory_bytes=MEMORY_BYTES,
             **read_options,
         )
         parts = [first, *(future.result() for future in others)]
