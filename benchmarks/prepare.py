@@ -13,6 +13,11 @@ Cases (issue 2), each printed as a markdown table:
 ``rss``
     One run of ``dietnet prepare --threads 2`` on a large input, for its peak
     memory; goal: under 1.5 GB for 2,504 samples x 1,000,000 variants.
+``stages``
+    Where the time of ``prepare`` (``--threads``, default 2) goes: a fresh
+    interpreter per run, with the stages of ``dietnet_cli.prepare`` wrapped
+    in timers (when each starts, from the interpreter's start, and how long
+    it takes); the median of ``--repeats`` runs.
 
 Commands are run interleaved (A, B, A, B, ...) so that load from other jobs
 on the machine falls on all of them alike; the median is reported. See
@@ -24,11 +29,15 @@ Usage::
     python benchmarks/prepare.py vcf --input X.vcf.gz --labels L.tsv
     python benchmarks/prepare.py bed --input X.bed --labels L.tsv
     python benchmarks/prepare.py rss --input X.vcf.gz --labels L.tsv
+    python benchmarks/prepare.py stages --input X.vcf.gz --labels L.tsv
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import statistics
+import subprocess
 import sys
 from pathlib import Path
 
@@ -54,14 +63,68 @@ def dietnet(args: argparse.Namespace, threads: int, name: str) -> list[str]:
     ]
 
 
+# Run in a fresh interpreter by ``stages``: prepare with its stages timed.
+STAGES = """
+import json, sys, time
+started = time.perf_counter()
+from pathlib import Path
+from dietnet_cli import dataset, prepare, vcf
+times = {"import dietnet_cli.prepare": (0.0, time.perf_counter() - started)}
+def timed(owner, name, label):
+    function = getattr(owner, name)
+    def wrapper(*args, **kwargs):
+        begin = time.perf_counter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            times.setdefault(label, (begin - started, time.perf_counter() - begin))
+    setattr(owner, name, wrapper)
+timed(vcf, "text_spans", "plan spans")
+timed(prepare, "_read_vcf", "read VCF, all parts")
+timed(prepare, "_read_plink", "read .bed")
+timed(prepare, "_read_vcf_part", "read VCF, this process's part")
+timed(prepare, "_write_matrix", "write and hash genotypes.npy (thread)")
+timed(dataset.VariantTable, "write_tsv", "write variants.tsv")
+path, labels, out, threads = sys.argv[1:]
+begin = time.perf_counter()
+prepare.prepare(path, labels_path=Path(labels), out=Path(out), threads=int(threads),
+                force=True, show_progress=False)
+times["whole prepare"] = (begin - started, time.perf_counter() - begin)
+print(json.dumps(times))
+"""
+
+
+def stages(args: argparse.Namespace) -> None:
+    runs = []
+    for _ in range(args.repeats):
+        command = [sys.executable, "-c", STAGES, str(args.input), str(args.labels)]
+        command += [str(args.workdir / "dataset-stages"), str(args.threads)]
+        output = subprocess.run(
+            command, check=True, capture_output=True, text=True
+        ).stdout
+        runs.append(json.loads(output.splitlines()[-1]))
+    print(f"\nstages of prepare --threads {args.threads}: {args.input}\n")
+    print("| stage | starts at s | takes s | runs (s) |")
+    print("| --- | ---: | ---: | --- |")
+    for stage in runs[0]:
+        starts = [run[stage][0] for run in runs if stage in run]
+        takes = [run[stage][1] for run in runs if stage in run]
+        print(
+            f"| {stage} | {statistics.median(starts):.2f} | "
+            f"{statistics.median(takes):.2f} | "
+            f"{', '.join(f'{t:.2f}' for t in takes)} |"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("case", choices=["vcf", "bed", "rss"])
+    parser.add_argument("case", choices=["vcf", "bed", "rss", "stages"])
     parser.add_argument("--input", type=Path, required=True)
     parser.add_argument("--labels", type=Path, required=True)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2, help="for stages")
     parser.add_argument(
         "--workdir", type=Path, default=Path("/work/bench-data/prepare-out")
     )
@@ -69,6 +132,9 @@ def main() -> None:
     args.workdir.mkdir(parents=True, exist_ok=True)
     measure.warm_memory()
     print(f"<!-- {measure.cpu_note()} -->")
+    if args.case == "stages":
+        stages(args)
+        return
 
     if args.case == "vcf":
         commands = {
