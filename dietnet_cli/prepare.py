@@ -43,10 +43,11 @@ MAX_POSITION = 2**62
 # to a scratch file: a dataset up to this size is written once, front to
 # back, instead of through the scratch file (2,504 samples x 200,000
 # variants is 501 MB).
-# TODO(#2): the held blocks are fresh memory, and so are the output file's
-# pages: the matrix's size is touched twice. Writing blocks straight into
-# an output file sized by an upper bound (the .bim, or the index's record
-# counts), then closing the gaps, would touch it once.
+# TODO(#2): the held blocks (and a span worker's scratch file) are new
+# memory, and so are the output file's pages: the matrix's size is touched
+# twice, at up to 3 s per GiB on a cold virtual machine. Writing blocks
+# straight into an output file sized by an upper bound (the .bim, or the
+# index's record counts), then closing the gaps, would touch it once.
 MEMORY_BYTES = 512 << 20
 
 
