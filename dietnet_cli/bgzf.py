@@ -183,11 +183,11 @@ def span_text(
 
 
 def plan_spans(
-    handle: BinaryIO, parts: int, min_bytes: int, head_start: int = 0
+    handle: BinaryIO, num_parts: int, min_bytes: int, head_start: int = 0
 ) -> list[tuple[int, int | None]]:
-    """Cut an open BGZF file into up to ``parts`` spans for
-    :func:`span_text`, none of them starting inside the header; [] when the
-    records take less than ``min_bytes`` per part.
+    """Cut an open BGZF file into up to ``num_parts`` spans for
+    :func:`span_text`, none of them starting inside the header, and each
+    with at least ``min_bytes`` of records; [] when fewer than two would.
 
     The spans are of about equal compressed size, except that the first
     one has up to ``head_start`` bytes more (its reader starts earlier).
@@ -195,12 +195,15 @@ def plan_spans(
     handle.seek(0, os.SEEK_END)
     size = handle.tell()
     first = _after_header(handle)
-    if first is None or parts < 2 or size - first < parts * min_bytes:
+    if first is None:
         return []
-    head_start = min(head_start, (size - first) // parts)
-    share = (size - first - head_start) // parts
+    num_parts = min(num_parts, (size - first) // max(min_bytes, 1))
+    if num_parts < 2:
+        return []
+    head_start = min(head_start, (size - first) // num_parts)
+    share = (size - first - head_start) // num_parts
     starts = [0]
-    for part in range(1, parts):
+    for part in range(1, num_parts):
         target = first + head_start + share * part
         boundary = _next_block(handle, target, size)
         if boundary is not None and boundary > starts[-1] and boundary < size:

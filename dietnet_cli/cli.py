@@ -165,8 +165,8 @@ def prepare(
     counts with sample and variant tables and a manifest.
     """
     _setup_logging(verbose, quiet)
-    from dietnet_cli.prepare import Filters
     from dietnet_cli.prepare import prepare as run_prepare
+    from dietnet_cli.variantfilter import Filters
 
     filters = Filters(
         maf=maf,

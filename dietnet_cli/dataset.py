@@ -370,8 +370,10 @@ class BlockStore:
             self._handle = open(self.path, "wb")
             self._spilled = True
             if self.blocks:
-                while self.blocks:
-                    self.blocks.pop(0).tofile(self._handle)
+                for held in self.blocks:
+                    held.tofile(self._handle)
+                self.blocks.clear()
+                del held  # the loop variable would keep the last block
                 self._held = 0
                 # dietnet keeps freed memory for reuse; without this, the
                 # blocks' memory would stay in the process to its end.

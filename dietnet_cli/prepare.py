@@ -19,7 +19,7 @@ import re
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +29,15 @@ from joblib.executor import get_memmapping_executor
 
 from dietnet_cli import dataset, genome, outputs, plink, progress, provenance, vcf
 from dietnet_cli.errors import InputError
-from dietnet_cli.genotypes import VariantBlock
 from dietnet_cli.labels import read_labels
+from dietnet_cli.variantfilter import (
+    Filters,
+    PartResult,
+    SeenVariants,
+    VariantList,
+    keep,
+    read_variant_list,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -49,60 +56,6 @@ MAX_POSITION = 2**62
 # straight into an output file sized by an upper bound (the .bim, or the
 # index's record counts), then closing the gaps, would touch it once.
 MEMORY_BYTES = 512 << 20
-
-
-@dataclass(frozen=True)
-class Filters:
-    """Which variants a dataset keeps."""
-
-    # Minor allele frequency below which a variant is dropped. The default 0
-    # keeps rare variants, which can be specific to one population.
-    maf: float = 0.0
-    # Fraction of missing calls above which a variant is dropped.
-    max_missing: float = 0.1
-    # Keep chromosomes other than 1-22 (X, Y, MT, unplaced contigs).
-    all_contigs: bool = False
-    regions: tuple[str, ...] = ()
-    variants_file: str | None = None
-
-
-@dataclass
-class _PartResult:
-    """What one worker read from one part of the input."""
-
-    store: dataset.BlockStore
-    chrom: list[str] = field(default_factory=list)
-    position: list[np.ndarray] = field(default_factory=list)
-    variant_id: list[str] = field(default_factory=list)
-    ref: list[str] = field(default_factory=list)
-    alt: list[str] = field(default_factory=list)
-    alt_frequency: list[np.ndarray] = field(default_factory=list)
-    missing_rate: list[np.ndarray] = field(default_factory=list)
-    dropped: Counter = field(default_factory=Counter)
-    num_read: int = 0
-    # Keys of the variants kept, and the numbers of contigs in them (see
-    # _SeenVariants).
-    seen: set = field(default_factory=set)
-    seen_contigs: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class _VariantList:
-    """Variants named by --variants: by position (and alleles) or by ID."""
-
-    positions: frozenset[tuple[str, int]]
-    alleles: frozenset[tuple[str, int, str, str]]
-    ids: frozenset[str]
-
-    def contains(
-        self, chrom: str, position: int, variant_id: str, ref: str, alt: str
-    ) -> bool:
-        chrom = genome.normalize_contig(chrom)
-        return (
-            (chrom, position) in self.positions
-            or (chrom, position, ref, alt) in self.alleles
-            or variant_id in self.ids
-        )
 
 
 def prepare(
@@ -138,7 +91,7 @@ def prepare(
     labels = read_labels(
         labels_path, label_column=label_column, group_column=group_column
     )
-    variant_list = _read_variant_list(filters.variants_file)
+    variant_list = read_variant_list(filters.variants_file)
     keep_contig = (lambda name: True) if filters.all_contigs else genome.is_autosome
 
     # Open the input and find the samples it shares with the label file.
@@ -354,71 +307,6 @@ def _describe(counter: Counter) -> str:
     return ", ".join(f"{count:,} {reason}" for reason, count in sorted(counter.items()))
 
 
-def _read_variant_list(path: str | None) -> _VariantList | None:
-    """Read --variants: a TSV with chrom and pos columns (ref, alt optional),
-    or one variant per line as ``chrom:pos``, ``chrom:pos:ref:alt`` or an ID."""
-    if path is None:
-        return None
-    try:
-        with open(path) as handle:
-            lines = [
-                (number, line.rstrip("\r\n"))
-                for number, line in enumerate(handle, start=1)
-                if line.strip()
-            ]
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError(f"Cannot read variant list {path}: {error}.") from None
-    positions: set[tuple[str, int]] = set()
-    alleles: set[tuple[str, int, str, str]] = set()
-    ids: set[str] = set()
-    header = [name.strip() for name in lines[0][1].split("\t")] if lines else []
-    if "chrom" in header and "pos" in header:
-        chrom_at, pos_at = header.index("chrom"), header.index("pos")
-        allele_at = (
-            (header.index("ref"), header.index("alt"))
-            if "ref" in header and "alt" in header
-            else None
-        )
-        needed = max(chrom_at, pos_at, *(allele_at or ())) + 1
-        for number, line in lines[1:]:
-            row = [value.strip() for value in line.split("\t")]
-            if len(row) < needed:
-                raise InputError(
-                    f"Variant list {path} line {number} has {len(row)} columns, "
-                    f"fewer than the {needed} its header calls for; fix that line."
-                )
-            if not row[pos_at].isdigit():
-                raise InputError(
-                    f"Variant list {path} line {number} has position "
-                    f"'{row[pos_at]}', not a whole number; fix that line."
-                )
-            chrom, position = genome.normalize_contig(row[chrom_at]), int(row[pos_at])
-            if allele_at:
-                ref, alt = row[allele_at[0]].upper(), row[allele_at[1]].upper()
-                alleles.add((chrom, position, ref, alt))
-            else:
-                positions.add((chrom, position))
-    else:
-        pattern = re.compile(r"^([^:\s]+):(\d+)(?::([ACGTN]+):([ACGTN]+))?$", re.I)
-        for _, line in lines:
-            token = line.split()[0]
-            match = pattern.match(token)
-            if match:
-                chrom, position = genome.normalize_contig(match[1]), int(match[2])
-                if match[3]:
-                    alleles.add((chrom, position, match[3].upper(), match[4].upper()))
-                else:
-                    positions.add((chrom, position))
-            else:
-                ids.add(token)
-    if not (positions or alleles or ids):
-        raise InputError(
-            f"Variant list {path} names no variants; give one chrom:pos, "
-            "chrom:pos:ref:alt or ID per line, or a TSV with chrom and pos columns."
-        )
-    return _VariantList(frozenset(positions), frozenset(alleles), frozenset(ids))
-
-
 def _plan_regions(
     input_path: str,
     header: vcf.VcfHeader | None,
@@ -489,7 +377,7 @@ def _read_vcf_regions(
     scratch_dir: Path,
     threads: int,
     read_options: dict,
-) -> list[_PartResult]:
+) -> list[PartResult]:
     options = dict(read_options, show_progress=False)
     jobs = (
         delayed(_read_vcf_part)(
@@ -513,7 +401,7 @@ def _read_vcf_regions(
     return parts
 
 
-def _write_matrix(parts: list[_PartResult], directory: Path) -> Any:
+def _write_matrix(parts: list[PartResult], directory: Path) -> Any:
     """Write ``genotypes.npy`` in ``directory`` from the parts' blocks; the
     SHA-256 state over its bytes."""
     path = directory / dataset.GENOTYPES
@@ -532,7 +420,7 @@ def _read_vcf(
     threads: int,
     scratch_dir: Path,
     read_options: dict,
-) -> list[_PartResult]:
+) -> list[PartResult]:
     """Read a VCF/BCF input: by regions of its index in ``threads`` worker
     processes, by spans of a bgzipped VCF's blocks in as many, or whole."""
     filters = read_options["filters"]
@@ -584,7 +472,7 @@ def _read_vcf_spans(
     spans: list[tuple[int, int | None]],
     scratch_dir: Path,
     read_options: dict,
-) -> list[_PartResult] | None:
+) -> list[PartResult] | None:
     """Read the first span of a bgzipped VCF here and each other one in a
     worker process; None when a variant is repeated across spans, which
     only a single reader drops exactly as it should (the parts are then
@@ -621,24 +509,29 @@ def _read_vcf_spans(
             **read_options,
         )
         parts = [first, *(future.result() for future in others)]
-    finally:
-        for future in others:
-            future.cancel()
+    except BaseException:
+        # Stop the workers now rather than let them read on into scratch
+        # files about to be removed (their temporary files are in there).
+        executor.terminate(kill_workers=True)
+        raise
     kept: set = set()
     numbers: dict[str, int] = {}
     for part in parts:
-        keys = _SeenVariants.renumber(part.seen, part.seen_contigs, numbers)
-        if not kept.isdisjoint(keys):
-            logger.info(
-                "A variant of %s is repeated in two parts of the file; reading it "
-                "again in one process.",
+        keys = part.seen.renumbered(numbers)
+        repeated = next(iter(kept & keys), None)
+        if repeated is not None:
+            logger.warning(
+                "Variant %s of %s is repeated in two parts of the file, which is "
+                "therefore read again by one process (twice the time); drop the "
+                "repeats first (bcftools norm --rm-dup exact) to avoid that.",
+                SeenVariants.describe(repeated, numbers),
                 input_path,
             )
             for each in parts:
                 each.store.discard()
             return None
         kept |= keys
-        part.seen, part.seen_contigs = set(), {}
+        part.seen = None
     return parts
 
 
@@ -651,7 +544,7 @@ def _read_vcf_part(
     store_path: Path,
     *,
     filters: Filters,
-    variant_list: _VariantList | None,
+    variant_list: VariantList | None,
     keep_contig,
     show_progress: bool,
     reader=None,
@@ -659,7 +552,7 @@ def _read_vcf_part(
     memory_bytes: int = 0,
     span: tuple[int, int | None] | None = None,
     keep_seen: bool = False,
-) -> _PartResult:
+) -> PartResult:
     blocks = vcf.iter_blocks(
         input_path,
         samples=samples,
@@ -669,8 +562,9 @@ def _read_vcf_part(
         reader=reader,
         threads=threads,
         span=span,
+        scratch_dir=store_path.parent,
     )
-    result = _consume(
+    return _consume(
         blocks,
         store_path,
         num_samples,
@@ -678,10 +572,8 @@ def _read_vcf_part(
         variant_list,
         show_progress,
         memory_bytes,
+        keep_seen,
     )
-    if not keep_seen:
-        result.seen, result.seen_contigs = set(), {}
-    return result
 
 
 def _read_plink(
@@ -690,12 +582,12 @@ def _read_plink(
     store_path: Path,
     *,
     filters: Filters,
-    variant_list: _VariantList | None,
+    variant_list: VariantList | None,
     keep_contig,
     show_progress: bool,
     threads: int = 1,
     memory_bytes: int = 0,
-) -> _PartResult:
+) -> PartResult:
     mask = None
     if filters.regions:
         mask = np.zeros(fileset.num_variants, dtype=bool)
@@ -736,209 +628,34 @@ def _consume(
     store_path: Path,
     num_samples: int,
     filters: Filters,
-    variant_list: _VariantList | None,
+    variant_list: VariantList | None,
     show_progress: bool,
     memory_bytes: int = 0,
-) -> _PartResult:
+    keep_seen: bool = False,
+) -> PartResult:
     """Filter blocks of ``num_samples`` samples and append the kept variants
-    to a block store that holds up to ``memory_bytes`` in memory."""
-    result = _PartResult(
-        store=dataset.BlockStore(store_path, num_samples, memory_bytes)
-    )
-    seen = _SeenVariants()
-    with progress.bar("Reading variants", enabled=show_progress) as bar:
-        for block in blocks:
-            if block.num_variants and block.dosage.shape[0] != num_samples:
-                raise ValueError(
-                    f"A block of {block.dosage.shape[0]} samples where "
-                    f"{num_samples} were expected."
-                )
-            result.dropped.update(block.dropped)
-            result.num_read += block.num_variants + sum(block.dropped.values())
-            if block.num_variants:
-                _keep(block, result, filters, variant_list, seen)
-            bar.advance(block.num_variants + sum(block.dropped.values()))
+    to a block store that holds up to ``memory_bytes`` in memory; with
+    ``keep_seen``, the result says which variants were kept."""
+    result = PartResult(store=dataset.BlockStore(store_path, num_samples, memory_bytes))
+    seen = SeenVariants()
+    try:
+        with progress.bar("Reading variants", enabled=show_progress) as bar:
+            for block in blocks:
+                if block.num_variants and block.dosage.shape[0] != num_samples:
+                    raise ValueError(
+                        f"A block of {block.dosage.shape[0]} samples where "
+                        f"{num_samples} were expected."
+                    )
+                result.dropped.update(block.dropped)
+                result.num_read += block.num_variants + sum(block.dropped.values())
+                if block.num_variants:
+                    keep(block, result, filters, variant_list, seen)
+                bar.advance(block.num_variants + sum(block.dropped.values()))
+    except BaseException:
+        # A worker process outlives its task: let go of the scratch file.
+        result.store.discard()
+        raise
     result.store.close()
-    result.seen, result.seen_contigs = seen.seen, seen.contig_number
+    if keep_seen:
+        result.seen = seen
     return result
-
-
-def _base_codes() -> np.ndarray:
-    """Two bits per base (either case) by character code; -1 for the rest."""
-    codes = np.full(128, -1, dtype=np.int64)
-    for code, base in enumerate("ACGT"):
-        codes[ord(base)] = codes[ord(base.lower())] = code
-    return codes
-
-
-_BASE_CODE = _base_codes()
-# Positions below this fit the integer key; the contig's number starts at
-# this bit of it.
-_KEY_POSITIONS = 1 << 36
-_KEY_CONTIG_SHIFT = 40
-
-
-class _SeenVariants:
-    """The variants kept so far, to drop repeats of one (same contig,
-    position, REF and ALT, whatever the case of the bases).
-
-    A SNP's key is one integer, ``((contig * 2**36 + pos) * 4 + ref) * 4 +
-    alt`` with two bits per base, so that a whole block is checked with set
-    operations; a position outside [0, 2**36) gets a tuple instead, in
-    every block alike.
-    """
-
-    def __init__(self) -> None:
-        self.seen: set = set()
-        self.contig_number: dict[str, int] = {}
-
-    def keys(self, block: VariantBlock, columns: np.ndarray) -> list:
-        """The keys of ``columns`` of ``block`` (biallelic SNPs)."""
-        if len(columns) == 0:
-            return []
-        numbers = self.contig_number
-        of_name = {}
-        for name in set(block.chrom):
-            contig = genome.normalize_contig(name)
-            of_name[name] = numbers.setdefault(contig, len(numbers))
-        contig = np.array([of_name[name] for name in block.chrom], dtype=np.int64)
-        contig, position = contig[columns], block.position[columns].astype(np.int64)
-        ref, alt = (
-            _BASE_CODE[np.array(alleles, dtype="U1").view(np.uint32)[columns] & 127]
-            for alleles in (block.ref, block.alt)
-        )
-        if (
-            0 <= position.min()
-            and position.max() < _KEY_POSITIONS
-            and contig.max() < 1 << 20
-            and min(ref.min(), alt.min()) >= 0
-        ):
-            return (((contig << 36 | position) << 2 | ref) << 2 | alt).tolist()
-        return [
-            ((c * _KEY_POSITIONS + p) * 4 + r) * 4 + a
-            if 0 <= p < _KEY_POSITIONS and r >= 0 and a >= 0
-            else (c, p, block.ref[i].upper(), block.alt[i].upper())
-            for i, c, p, r, a in zip(
-                columns.tolist(),
-                contig.tolist(),
-                position.tolist(),
-                ref.tolist(),
-                alt.tolist(),
-                strict=True,
-            )
-        ]
-
-    @staticmethod
-    def renumber(keys: set, own: dict[str, int], numbers: dict[str, int]) -> set:
-        """``keys`` made with the contig numbers ``own``, made with
-        ``numbers`` instead (contigs new to it are added), so that the keys
-        of readers of different parts of a file can be compared."""
-        for name in own:
-            numbers.setdefault(name, len(numbers))
-        table = {number: numbers[name] for name, number in own.items()}
-        if all(old == new for old, new in table.items()):
-            return keys
-        lookup = np.zeros(max(table) + 1, dtype=np.int64)
-        lookup[list(table)] = list(table.values())
-        integers = np.fromiter(
-            (key for key in keys if isinstance(key, int)), dtype=np.int64
-        )
-        shift = _KEY_CONTIG_SHIFT
-        integers = lookup[integers >> shift] << shift | integers & ((1 << shift) - 1)
-        others = {(table[key[0]], *key[1:]) for key in keys if not isinstance(key, int)}
-        return set(integers.tolist()) | others
-
-    def __contains__(self, key: object) -> bool:
-        return key in self.seen
-
-    def add(self, key: object) -> None:
-        self.seen.add(key)
-
-    def add_if_new(self, keys: list) -> bool:
-        """Add ``keys`` when none is a repeat; say whether they were added."""
-        unique = set(keys)
-        if len(unique) == len(keys) and self.seen.isdisjoint(unique):
-            self.seen |= unique
-            return True
-        return False
-
-
-# Rows summed at a time by _column_counts.
-_BAND_ROWS = 128
-
-
-def _column_counts(dosage: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Missing calls and ALT alleles per column of a sample-major block.
-
-    Summed a band of rows at a time, so the temporaries are small, stay in
-    cache and reuse the same memory: a block-sized temporary lands on fresh
-    pages every time, as the blocks kept in memory take the freed ones.
-    """
-    missing = np.zeros(dosage.shape[1], dtype=np.int32)
-    alt_count = np.zeros(dosage.shape[1], dtype=np.int32)
-    for start in range(0, dosage.shape[0], _BAND_ROWS):
-        band = dosage[start : start + _BAND_ROWS]
-        missing += (band < 0).sum(axis=0, dtype=np.int32)
-        alt_count += band.sum(axis=0, dtype=np.int32)
-    return missing, alt_count + missing  # a missing call counted -1
-
-
-def _keep(
-    block: VariantBlock,
-    result: _PartResult,
-    filters: Filters,
-    variant_list: _VariantList | None,
-    seen: _SeenVariants,
-) -> None:
-    dosage = block.dosage  # (num_samples, num_block_variants) int8, -1 = missing
-    missing, alt_count = _column_counts(dosage)
-    called = dosage.shape[0] - missing
-    with np.errstate(invalid="ignore", divide="ignore"):
-        alt_frequency = np.where(called > 0, alt_count / (2.0 * called), np.nan)
-    missing_rate = 1.0 - called / dosage.shape[0]
-
-    reasons = np.full(block.num_variants, "", dtype=object)
-    minor = np.minimum(alt_frequency, 1.0 - alt_frequency)
-    reasons[minor < filters.maf] = "maf"
-    reasons[(alt_count == 0) | (alt_count == 2 * called)] = "monomorphic"
-    reasons[missing_rate > filters.max_missing] = "missing"
-
-    # Variants not in the list, and repeats of a variant already kept.
-    candidates = np.flatnonzero(reasons == "")
-    keys = seen.keys(block, candidates)
-    if variant_list is None and seen.add_if_new(keys):
-        candidates = candidates[:0]  # all new: the common case, in bulk
-    positions = block.position.tolist()
-    for column, key in zip(candidates.tolist(), keys, strict=False):
-        if variant_list is not None and not variant_list.contains(
-            block.chrom[column],
-            positions[column],
-            block.variant_id[column],
-            block.ref[column],
-            block.alt[column],
-        ):
-            reasons[column] = "not_listed"
-        elif key in seen:
-            reasons[column] = "duplicate"
-        else:
-            seen.add(key)
-    result.dropped.update(reason for reason in reasons if reason)
-    keep = np.flatnonzero(reasons == "")
-    if len(keep) == 0:
-        return
-    # np.take copies whole rows at a time; dosage[:, keep] is ten times slower.
-    kept = dosage if len(keep) == dosage.shape[1] else np.take(dosage, keep, axis=1)
-    result.store.append(kept)
-    rows = keep.tolist()  # Python ints index lists faster than numpy's
-    for values, kept_values in (
-        (block.chrom, result.chrom),
-        (block.variant_id, result.variant_id),
-        (block.ref, result.ref),
-        (block.alt, result.alt),
-    ):
-        kept_values.extend(
-            values if len(rows) == len(values) else [values[i] for i in rows]
-        )
-    result.position.append(block.position[keep])
-    result.alt_frequency.append(alt_frequency[keep])
-    result.missing_rate.append(missing_rate[keep])

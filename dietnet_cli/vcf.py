@@ -361,6 +361,7 @@ def iter_blocks(
     reader: VcfReader | None = None,
     decoder: Literal["auto", "htslib"] = "auto",
     span: tuple[int, int | None] | None = None,
+    scratch_dir: Path | None = None,
 ) -> Iterator[VariantBlock]:
     """Yield the biallelic SNPs of a VCF/BCF file in blocks.
 
@@ -392,6 +393,9 @@ def iter_blocks(
     span
         Read only the records of one span of a bgzipped VCF, as planned by
         :func:`text_spans`.
+    scratch_dir
+        Where to put the temporary VCFs of lines left to htslib (the system's
+        temporary directory when None).
     """
     path = str(path)
     if reader is None:
@@ -418,7 +422,12 @@ def iter_blocks(
     else:
         try:
             yield from _text_blocks(
-                reader, display, text, builder, take=decoder == "auto"
+                reader,
+                display,
+                text,
+                builder,
+                take=decoder == "auto",
+                scratch_dir=scratch_dir,
             )
         finally:
             text.close()
@@ -509,12 +518,12 @@ class _TextInput:
             self.handle.close()
 
 
-def text_spans(path: str, parts: int) -> list[tuple[int, int | None]]:
-    """Spans of a bgzipped VCF for ``parts`` processes to decode side by
-    side (see :mod:`dietnet_cli.bgzf`), or [] when the file is better read
-    whole: not bgzipped VCF text that the text decoder reads, or smaller
-    than ``SPAN_BYTES`` per part."""
-    if parts < 2 or path == "-":
+def text_spans(path: str, num_parts: int) -> list[tuple[int, int | None]]:
+    """Spans of a bgzipped VCF for up to ``num_parts`` processes to decode
+    side by side (see :mod:`dietnet_cli.bgzf`), each with ``SPAN_BYTES`` of
+    records or more; [] when the file is better read whole: not bgzipped
+    VCF text that the text decoder reads, or too small."""
+    if num_parts < 2 or path == "-":
         return []
     with open(path, "rb") as handle:
         if not bgzf.is_bgzf(handle.read(SNIFF_BYTES)):
@@ -528,7 +537,7 @@ def text_spans(path: str, parts: int) -> list[tuple[int, int | None]]:
     finally:
         reader.close()
     with open(path, "rb") as handle:
-        return bgzf.plan_spans(handle, parts, SPAN_BYTES, SPAN_HEAD_START)
+        return bgzf.plan_spans(handle, num_parts, SPAN_BYTES, SPAN_HEAD_START)
 
 
 def _open_text(
@@ -592,6 +601,7 @@ def _text_blocks(
     builder: BlockBuilder,
     *,
     take: bool,
+    scratch_dir: Path | None = None,
 ) -> Iterator[VariantBlock]:
     """Blocks of VCF text: records decoded in bulk, the rest by htslib."""
     decoder = vcftext.Decoder(text.facts, take=take)
@@ -601,7 +611,11 @@ def _text_blocks(
         for chunk, start, end in text.stream.lines():
             lines = decoder.decode(chunk, start, end)
             left = _HtslibLines(
-                text.header, lines.fallback, samples, len(reader.sample_id)
+                text.header,
+                lines.fallback,
+                samples,
+                len(reader.sample_id),
+                scratch_dir,
             )
             try:
                 for row in lines.row_of_line:
@@ -639,6 +653,7 @@ class _HtslibLines:
         lines: list[bytes],
         samples: list[str] | None,
         num_file_samples: int,
+        directory: Path | None = None,
     ) -> None:
         self._path = None
         self._vcf = None
@@ -647,7 +662,9 @@ class _HtslibLines:
         self._next_line = 0
         if not lines:
             return
-        with tempfile.NamedTemporaryFile("wb", suffix=".vcf", delete=False) as copy:
+        with tempfile.NamedTemporaryFile(
+            "wb", suffix=".vcf", dir=directory, delete=False
+        ) as copy:
             copy.write(header)
             copy.writelines(lines)
         self._path = copy.name

@@ -119,6 +119,13 @@ class TestPlanSpans:
         ahead = bgzf.plan_spans(io.BytesIO(data), 2, 1, head_start=len(data) // 4)
         assert ahead[1][0] > even[1][0] + len(data) // 10
 
+    def test_no_more_parts_than_the_records_fill(self):
+        rng = np.random.default_rng(3)
+        data, offsets = bgzf_file([HEADER, *cut(rng, random_lines(rng, 3000), 60)])
+        records = len(data) - offsets[1]
+        spans = bgzf.plan_spans(io.BytesIO(data), 8, records // 3)
+        assert len(spans) == 3
+
     def test_not_worth_splitting(self):
         data, _ = bgzf_file([HEADER, b"1\t1\n" * 100, b"1\t2\n" * 100])
         assert bgzf.plan_spans(io.BytesIO(data), 2, len(data)) == []

@@ -14,12 +14,19 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from dietnet_cli import dataset
+from dietnet_cli import cli, dataset, vcf
 from dietnet_cli import prepare as prepare_module
 from dietnet_cli.cli import app
-from dietnet_cli.prepare import Filters
+from dietnet_cli.variantfilter import Filters
 
-from .conftest import polymorphic, run_dietnet, run_tool, write_labels, write_vcf
+from .conftest import (
+    make_cohort,
+    polymorphic,
+    run_dietnet,
+    run_tool,
+    write_labels,
+    write_vcf,
+)
 
 
 @pytest.fixture
@@ -274,6 +281,34 @@ class TestErrors:
         assert "[W::" not in result.stderr
         assert result.stdout == ""
         assert inputs.out.exists() == existed
+        assert not [p for p in tmp_path.iterdir() if ".partial-" in p.name]
+
+    def test_error_in_a_worker_process(self, tmp_path, monkeypatch, capsys):
+        # A bgzipped VCF read in spans (thresholds lowered, so in-process)
+        # with a bad record in the last span, read by a worker process.
+        monkeypatch.setattr(vcf, "SPAN_BYTES", 1)
+        monkeypatch.setattr(vcf, "SPAN_HEAD_START", 0)
+        cohort = make_cohort(13, 3000)
+        lines = write_vcf(tmp_path / "in.vcf", cohort).read_text().splitlines()
+        lines[-3] = lines[-3].rsplit("\t", 1)[0]  # one sample column short
+        (tmp_path / "in.vcf").write_text("\n".join(lines) + "\n")
+        run_tool("bgzip", str(tmp_path / "in.vcf"))
+        labels = write_labels(tmp_path / "labels.tsv", cohort)
+        out = tmp_path / "ds"
+        args = ["dietnet", "prepare", str(tmp_path / "in.vcf.gz"), "-l", str(labels)]
+        args += ["-o", str(out), "--threads", "3", "--no-progress"]
+        monkeypatch.setattr(sys, "argv", args)
+        # malloc's settings would last for the rest of the tests
+        monkeypatch.setattr(cli.allocator, "keep_freed_memory", lambda: True)
+        with pytest.raises(SystemExit) as exited:
+            cli.main()  # the console script, in this process
+        assert exited.value.code == 1
+        stderr = capsys.readouterr().err
+        errors = [line for line in stderr.splitlines() if "Error" in line]
+        assert len(errors) == 1, stderr
+        assert errors[0].startswith("Error: Input file")
+        assert "in.vcf.gz is damaged or malformed" in errors[0]
+        assert not out.exists()
         assert not [p for p in tmp_path.iterdir() if ".partial-" in p.name]
 
     def test_force_replaces(self, inputs):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections import Counter
 from dataclasses import replace
 
 import numpy as np
@@ -13,8 +12,8 @@ import pytest
 
 from dietnet_cli import dataset, vcf
 from dietnet_cli.errors import DietnetError, InputError
-from dietnet_cli.genotypes import VariantBlock
-from dietnet_cli.prepare import Filters, _keep, _PartResult, _SeenVariants, prepare
+from dietnet_cli.prepare import prepare
+from dietnet_cli.variantfilter import Filters
 
 from .conftest import (
     VCF_HEADER,
@@ -145,7 +144,10 @@ class TestDataset:
         [(0, 0), (20, 0), (1000, 1000), (1000, 20)],
         ids=["spilled", "held-then-spilled", "in-memory", "mixed"],
     )
-    def test_assembly_in_groups_of_any_size(self, tmp_path, group_bytes, memory_bytes):
+    @pytest.mark.parametrize("map_bytes", [0, 115], ids=["read", "mapped"])
+    def test_assembly_in_groups_of_any_size(
+        self, tmp_path, group_bytes, memory_bytes, map_bytes
+    ):
         rng = np.random.default_rng(2)
         # (num_samples, num_variants) int8 of two stores of uneven blocks
         matrix = rng.integers(-1, 3, size=(5, 23)).astype(np.int8)
@@ -163,11 +165,12 @@ class TestDataset:
             assert (tmp_path / name).exists() != store.in_memory
             stores.append(store)
         digest = dataset.assemble_genotypes(
-            stores, tmp_path / "g.npy", group_bytes=group_bytes
+            stores, tmp_path / "g.npy", group_bytes=group_bytes, map_bytes=map_bytes
         )
         np.testing.assert_array_equal(np.load(tmp_path / "g.npy"), matrix)
-        # written front to back, the file is hashed on the way
-        if all(store.in_memory for store in stores):
+        # written front to back (blocks held, or scratch files mapped as the
+        # matrix fits map_bytes), the file is hashed on the way
+        if all(store.in_memory for store in stores) or map_bytes >= matrix.size:
             expected = hashlib.sha256((tmp_path / "g.npy").read_bytes()).hexdigest()
             assert digest.hexdigest() == expected
         else:
@@ -460,23 +463,38 @@ class TestThreads:
         body = [line for line in lines if not line.startswith("#")]
         source = tmp_path / "in.vcf"
         source.write_text("\n".join(header + (edit or list)(body)) + "\n")
-        run_tool("bgzip", "--keep", str(source))  # bcftools refuses bad records
+        run_tool("bgzip", "--keep", "--force", str(source))  # as bcftools would not
         path = tmp_path / "in.vcf.gz"
         assert len(vcf.text_spans(str(path), 3)) == 3
         return path
 
     def test_spans_give_the_same_dataset(self, tmp_path, spans, caplog):
         # A bgzipped VCF is cut into spans of its blocks, read by this
-        # process and two workers.
+        # process and two workers; with records passed over (an indel, X)
+        # and a third of the samples left out by the labels.
         cohort = make_cohort(13, 3000, missing=0.02)
-        path = self.spanned_vcf(tmp_path, cohort)
+
+        def add_records(body):
+            fields = body[1500].split("\t")
+            body.insert(
+                1500, "\t".join([fields[0], fields[1], ".", "AC", "A"] + fields[5:])
+            )
+            return [*body, "X\t100\t.\tA\tG\t.\t.\t.\tGT" + "\t0/1" * 13]
+
+        path = self.spanned_vcf(tmp_path, cohort, add_records)
         labels = write_labels(tmp_path / "labels.tsv", cohort)
+        lines = labels.read_text().splitlines()
+        labels.write_text("\n".join(line for i, line in enumerate(lines) if i % 3 != 1))
         one = run(path, labels, tmp_path / "one", threads=1)
         caplog.set_level(logging.INFO)
         three = run(path, labels, tmp_path / "three", threads=3)
         assert files_of(tmp_path / "one") == files_of(tmp_path / "three")
-        for key in ("records_dropped", "num_records_read", "num_variants"):
+        keys = ("records_dropped", "num_records_read", "num_variants")
+        for key in (*keys, "dataset_checksum", "samples_dropped"):
             assert one.manifest[key] == three.manifest[key], key
+        assert one.manifest["records_dropped"]["not_snp"] == 1
+        assert one.manifest["records_dropped"]["contig"] == 1
+        assert three.genotypes.shape[0] == 8
         assert "repeated in two parts" not in caplog.text
 
     def test_a_repeat_across_spans_is_dropped(self, tmp_path, spans, caplog):
@@ -491,12 +509,13 @@ class TestThreads:
         assert dataset_.manifest["records_dropped"] == {"duplicate": 1}
         np.testing.assert_array_equal(dataset_.genotypes, cohort.dosage)
 
-    def test_a_bad_record_in_a_worker_span(self, tmp_path, spans):
+    @pytest.mark.parametrize("where", [5, -5], ids=["this-process", "worker"])
+    def test_a_bad_record_in_a_span(self, tmp_path, spans, where):
         cohort = make_cohort(13, 3000, missing=0.02)
 
         def damage(body):
-            fields = body[-5].split("\t")
-            body[-5] = "\t".join(fields[:-1])  # one sample column short
+            fields = body[where].split("\t")
+            body[where] = "\t".join(fields[:-1])  # one sample column short
             return body
 
         path = self.spanned_vcf(tmp_path, cohort, damage)
@@ -504,6 +523,12 @@ class TestThreads:
         with pytest.raises(InputError, match=r"in.vcf.gz is damaged or malformed"):
             run(path, labels, tmp_path / "ds", threads=3)
         assert_nothing_left(tmp_path / "ds")
+        # The workers were stopped; the next run gets a pool of its own.
+        again = run(
+            self.spanned_vcf(tmp_path, cohort), labels, tmp_path / "ok", threads=3
+        )
+        assert again.genotypes.shape[0] == 13
+        assert again.genotypes.shape[1] > 2800
 
     def test_regions_without_records(self, tmp_path):
         # The first regions of contig 1 hold no record (as the first
@@ -724,75 +749,3 @@ class TestBadInputs:
                 labels,
                 tmp_path / "nowhere" / "ds",
             )
-
-
-def test_repeats_are_found_across_and_within_blocks(tmp_path):
-    """The bulk check of repeated variants: within a block, across blocks,
-    under another contig name or base case, and beyond 2**36."""
-
-    def block(records):
-        chrom, position, ref, alt = zip(*records, strict=True)
-        dosage = np.tile(np.array([[0], [1], [2]], dtype=np.int8), len(records))
-        return VariantBlock(
-            list(chrom),
-            np.array(position, dtype=np.int64),
-            [f"v{p}" for p in position],
-            list(ref),
-            list(alt),
-            dosage,
-        )
-
-    far = 1 << 37
-    blocks = [
-        [("1", 10, "A", "G"), ("1", 20, "C", "T"), ("2", 10, "A", "G")],
-        [("chr1", 10, "A", "G"), ("1", 30, "G", "A"), ("1", 30, "G", "A")],
-        [("1", 20, "c", "t"), ("1", 20, "C", "A"), ("3", far, "A", "C")],
-        [("3", far, "A", "C"), ("3", far + 1, "A", "C")],
-        [("5", -5, "A", "G"), ("6", -5, "A", "G"), ("6", -5, "A", "G")],
-    ]
-    result = _PartResult(store=dataset.BlockStore(tmp_path / "unused", 3, 1 << 20))
-    seen = _SeenVariants()
-    for records in blocks:
-        _keep(block(records), result, Filters(), None, seen)
-    positions = np.concatenate(result.position).tolist()
-    kept = list(zip(result.chrom, positions, strict=True))
-    assert kept == [
-        ("1", 10), ("1", 20), ("2", 10), ("1", 30), ("1", 20), ("3", far),
-        ("3", far + 1), ("5", -5), ("6", -5),
-    ]  # fmt: skip
-    assert result.alt == ["G", "T", "G", "A", "A", "C", "C", "G", "G"]
-    assert result.dropped == Counter(duplicate=5)
-
-
-def test_keys_of_two_readers_compare_once_renumbered(tmp_path):
-    """Readers of two parts number contigs as they meet them; renumbered,
-    their keys match exactly where the variants do (integer and tuple keys)."""
-
-    def keys_of(blocks):
-        seen = _SeenVariants()
-        keys = set()
-        for records in blocks:
-            chrom, position, ref, alt = zip(*records, strict=True)
-            block = VariantBlock(
-                list(chrom),
-                np.array(position, dtype=np.int64),
-                ["."] * len(records),
-                list(ref),
-                list(alt),
-                np.zeros((1, len(records)), dtype=np.int8),
-            )
-            keys |= set(seen.keys(block, np.arange(len(records))))
-        return keys, seen.contig_number
-
-    far = 1 << 37
-    # Contig 1 comes first to one reader, contig 3 to the other.
-    first = [[("1", 10, "A", "G")], [("2", 5, "C", "T"), ("3", far, "A", "C")]]
-    second = [[("3", far, "A", "C")], [("2", 5, "C", "T"), ("1", 11, "A", "G")]]
-    numbers: dict[str, int] = {}
-    keys_one = _SeenVariants.renumber(*keys_of(first), numbers)
-    keys_two = _SeenVariants.renumber(*keys_of(second), numbers)
-    assert len(keys_one & keys_two) == 2
-    assert sorted(numbers) == ["1", "2", "3"]
-    assert sorted(numbers.values()) == [0, 1, 2]
-    # Without renumbering the same variants would have other keys.
-    assert len(keys_of(first)[0] & keys_of(second)[0]) < 2
