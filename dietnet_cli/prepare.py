@@ -18,6 +18,7 @@ import logging
 import re
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
@@ -506,6 +507,10 @@ def _read_vcf_spans(
             span=spans[0],
             keep_seen=True,
             memory_bytes=MEMORY_BYTES,
+            # a worker's error ends this read early; result() raises it
+            stop=lambda: any(
+                future.done() and future.exception() is not None for future in others
+            ),
             **read_options,
         )
         parts = [first, *(future.result() for future in others)]
@@ -552,6 +557,7 @@ def _read_vcf_part(
     memory_bytes: int = 0,
     span: tuple[int, int | None] | None = None,
     keep_seen: bool = False,
+    stop: Callable[[], bool] | None = None,
 ) -> PartResult:
     blocks = vcf.iter_blocks(
         input_path,
@@ -573,6 +579,7 @@ def _read_vcf_part(
         show_progress,
         memory_bytes,
         keep_seen,
+        stop,
     )
 
 
@@ -632,10 +639,13 @@ def _consume(
     show_progress: bool,
     memory_bytes: int = 0,
     keep_seen: bool = False,
+    stop: Callable[[], bool] | None = None,
 ) -> PartResult:
     """Filter blocks of ``num_samples`` samples and append the kept variants
     to a block store that holds up to ``memory_bytes`` in memory; with
-    ``keep_seen``, the result says which variants were kept."""
+    ``keep_seen``, the result says which variants were kept. ``stop`` is
+    asked between blocks and ends the reading early when it says so (the
+    caller has another error to report then)."""
     result = PartResult(store=dataset.BlockStore(store_path, num_samples, memory_bytes))
     seen = SeenVariants()
     try:
@@ -651,6 +661,8 @@ def _consume(
                 if block.num_variants:
                     keep(block, result, filters, variant_list, seen)
                 bar.advance(block.num_variants + sum(block.dropped.values()))
+                if stop is not None and stop():
+                    break
     except BaseException:
         # A worker process outlives its task: let go of the scratch file.
         result.store.discard()

@@ -12,7 +12,8 @@ import pytest
 
 from dietnet_cli import dataset, vcf
 from dietnet_cli.errors import DietnetError, InputError
-from dietnet_cli.prepare import prepare
+from dietnet_cli.genotypes import VariantBlock
+from dietnet_cli.prepare import _consume, prepare
 from dietnet_cli.variantfilter import Filters
 
 from .conftest import (
@@ -749,3 +750,29 @@ class TestBadInputs:
                 labels,
                 tmp_path / "nowhere" / "ds",
             )
+
+
+def test_a_reader_stops_between_blocks_when_asked(tmp_path):
+    # What lets dietnet stop reading its own span once a worker has failed.
+    def block(position):
+        return VariantBlock(
+            ["1"],
+            np.array([position]),
+            ["."],
+            ["A"],
+            ["G"],
+            np.array([[0], [2]], np.int8),
+        )
+
+    asked = []
+    result = _consume(
+        iter([block(10), block(20), block(30)]),
+        tmp_path / "store",
+        2,
+        Filters(),
+        None,
+        False,
+        stop=lambda: asked.append(1) or len(asked) == 2,
+    )
+    assert result.num_read == 2
+    assert result.store.num_variants == 2
