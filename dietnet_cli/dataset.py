@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import hashlib
+import io
 import json
 import logging
 import os
@@ -426,6 +427,90 @@ class BlockStore:
                     handle, dtype=np.int8, count=self.num_samples * width
                 )
                 yield block.reshape(self.num_samples, width)
+
+
+class MatrixWriter:
+    """Blocks written straight into the genotype matrix file, for a reader
+    that knows an upper bound of the variants it keeps (a PLINK fileset's
+    .bim): the matrix's bytes are written once, with no block held.
+
+    The file is laid out for ``capacity`` columns; :meth:`finish` closes
+    the gap at the end of each row when fewer were kept. It has the
+    interface of :class:`BlockStore` as far as a reader uses it.
+    """
+
+    def __init__(self, path: Path, num_samples: int, capacity: int) -> None:
+        self.path = Path(path)
+        self.num_samples = num_samples
+        self.capacity = capacity
+        self.widths: list[int] = []
+        matrix = np.lib.format.open_memmap(
+            self.path, mode="w+", dtype=np.int8, shape=(num_samples, capacity)
+        )
+        self._offset = matrix.offset  # the file is sparse until written
+        del matrix
+        self._descriptor: int | None = os.open(self.path, os.O_RDWR)
+        self._finished = False
+
+    @property
+    def num_variants(self) -> int:
+        return sum(self.widths)
+
+    def append(self, dosage: np.ndarray) -> None:
+        """Write a (num_samples, width) int8 block after the previous ones."""
+        width = dosage.shape[1]
+        if width == 0:
+            return
+        column = self.num_variants
+        if column + width > self.capacity:
+            raise ValueError(f"More than the {self.capacity} variants planned.")
+        block = np.ascontiguousarray(dosage, dtype=np.int8)
+        for row in range(self.num_samples):
+            where = self._offset + row * self.capacity + column
+            _pwrite_all(self._descriptor, memoryview(block[row]), where)
+        self.widths.append(width)
+
+    def close(self) -> None:
+        """Nothing to do until :meth:`finish` (the file stays open)."""
+
+    def finish(self) -> None:
+        """Close the gaps of unused columns and give the file its shape."""
+        total = self.num_variants
+        descriptor = self._descriptor
+        if total < self.capacity:
+            for row in range(1, self.num_samples):
+                data = os.pread(descriptor, total, self._offset + row * self.capacity)
+                _pwrite_all(descriptor, memoryview(data), self._offset + row * total)
+            os.ftruncate(descriptor, self._offset + self.num_samples * total)
+            _pwrite_all(descriptor, memoryview(self._header(total)), 0)
+        os.close(descriptor)
+        self._descriptor = None
+        self._finished = True
+
+    def _header(self, total: int) -> bytes:
+        """The .npy header of (num_samples, total) int8: as long as the one
+        written for the capacity (both fit the 128 bytes numpy pads a
+        two-number shape to)."""
+        buffer = io.BytesIO()
+        np.lib.format.write_array_header_1_0(
+            buffer,
+            {
+                "descr": "|i1",
+                "fortran_order": False,
+                "shape": (self.num_samples, total),
+            },
+        )
+        if len(buffer.getvalue()) != self._offset:
+            raise ValueError("The matrix header changed length.")
+        return buffer.getvalue()
+
+    def discard(self) -> None:
+        """Remove the file, unless it was finished (it is then the result)."""
+        if self._descriptor is not None:
+            os.close(self._descriptor)
+            self._descriptor = None
+        if not self._finished:
+            self.path.unlink(missing_ok=True)
 
 
 def assemble_genotypes(

@@ -153,9 +153,8 @@ def prepare(
                 _read_plink(
                     fileset,
                     sample_index,
-                    scratch_dir / "part-0",
+                    scratch / dataset.GENOTYPES,
                     threads=threads,
-                    memory_bytes=MEMORY_BYTES,
                     **read_options,
                 )
             ]
@@ -175,6 +174,8 @@ def prepare(
         num_read = sum(part.num_read for part in parts)
         num_kept = sum(part.store.num_variants for part in parts)
         if num_kept == 0:
+            for part in parts:
+                part.store.discard()
             raise InputError(
                 f"No variant of {input_path} is left after filtering ({num_read:,} "
                 f"records read; dropped: {_describe(dropped) or 'none'}); check "
@@ -405,10 +406,12 @@ def _read_vcf_regions(
 def _write_matrix(parts: list[PartResult], directory: Path) -> Any:
     """Write ``genotypes.npy`` in ``directory`` from the parts' blocks; the
     SHA-256 state over its bytes."""
+    stores = [part.store for part in parts]
+    if isinstance(stores[0], dataset.MatrixWriter):  # written as read
+        stores[0].finish()
+        return dataset.matrix_digest(directory)
     path = directory / dataset.GENOTYPES
-    digest = dataset.assemble_genotypes(
-        [part.store for part in parts], path, map_bytes=MEMORY_BYTES
-    )
+    digest = dataset.assemble_genotypes(stores, path, map_bytes=MEMORY_BYTES)
     return dataset.matrix_digest(directory) if digest is None else digest
 
 
@@ -570,31 +573,25 @@ def _read_vcf_part(
         span=span,
         scratch_dir=store_path.parent,
     )
+    store = dataset.BlockStore(store_path, num_samples, memory_bytes)
     return _consume(
-        blocks,
-        store_path,
-        num_samples,
-        filters,
-        variant_list,
-        show_progress,
-        memory_bytes,
-        keep_seen,
-        stop,
+        blocks, store, filters, variant_list, show_progress, keep_seen, stop
     )
 
 
 def _read_plink(
     fileset: plink.PlinkFileset,
     sample_index: np.ndarray,
-    store_path: Path,
+    matrix_path: Path,
     *,
     filters: Filters,
     variant_list: VariantList | None,
     keep_contig,
     show_progress: bool,
     threads: int = 1,
-    memory_bytes: int = 0,
 ) -> PartResult:
+    """Read a PLINK fileset straight into the matrix file ``matrix_path``:
+    the .bim bounds the number of variants kept."""
     mask = None
     if filters.regions:
         mask = np.zeros(fileset.num_variants, dtype=bool)
@@ -607,15 +604,9 @@ def _read_plink(
         keep_contig=keep_contig,
         threads=threads,
     )
-    return _consume(
-        blocks,
-        store_path,
-        len(sample_index),
-        filters,
-        variant_list,
-        show_progress,
-        memory_bytes,
-    )
+    capacity = fileset.num_variants if mask is None else int(mask.sum())
+    store = dataset.MatrixWriter(matrix_path, len(sample_index), capacity)
+    return _consume(blocks, store, filters, variant_list, show_progress)
 
 
 def _plink_region_mask(fileset: plink.PlinkFileset, region: str) -> np.ndarray:
@@ -632,21 +623,19 @@ def _plink_region_mask(fileset: plink.PlinkFileset, region: str) -> np.ndarray:
 
 def _consume(
     blocks,
-    store_path: Path,
-    num_samples: int,
+    store: dataset.BlockStore | dataset.MatrixWriter,
     filters: Filters,
     variant_list: VariantList | None,
     show_progress: bool,
-    memory_bytes: int = 0,
     keep_seen: bool = False,
     stop: Callable[[], bool] | None = None,
 ) -> PartResult:
-    """Filter blocks of ``num_samples`` samples and append the kept variants
-    to a block store that holds up to ``memory_bytes`` in memory; with
+    """Filter blocks and append the kept variants to ``store``; with
     ``keep_seen``, the result says which variants were kept. ``stop`` is
     asked between blocks and ends the reading early when it says so (the
     caller has another error to report then)."""
-    result = PartResult(store=dataset.BlockStore(store_path, num_samples, memory_bytes))
+    num_samples = store.num_samples
+    result = PartResult(store=store)
     seen = SeenVariants()
     try:
         with progress.bar("Reading variants", enabled=show_progress) as bar:

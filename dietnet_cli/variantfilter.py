@@ -38,7 +38,7 @@ class Filters:
 class PartResult:
     """What one worker read from one part of the input."""
 
-    store: dataset.BlockStore
+    store: dataset.BlockStore | dataset.MatrixWriter
     chrom: list[str] = field(default_factory=list)
     position: list[np.ndarray] = field(default_factory=list)
     variant_id: list[str] = field(default_factory=list)

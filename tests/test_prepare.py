@@ -180,6 +180,32 @@ class TestDataset:
             store.discard()
             assert not (tmp_path / store.path.name).exists()
 
+    @pytest.mark.parametrize("capacity", [23, 24, 40, 10**6])
+    def test_matrix_written_as_read(self, tmp_path, capacity):
+        # A PLINK reader writes its blocks straight into the matrix file,
+        # laid out for capacity columns; finishing closes the gaps.
+        rng = np.random.default_rng(3)
+        matrix = rng.integers(-1, 3, size=(5, 23)).astype(np.int8)
+        path = tmp_path / "g.npy"
+        writer = dataset.MatrixWriter(path, 5, capacity)
+        for start, stop in [(0, 4), (4, 4), (4, 12), (12, 23)]:
+            writer.append(matrix[:, start:stop])
+        assert writer.num_variants == 23
+        writer.finish()
+        writer.discard()  # finished: the file is the result
+        loaded = np.load(path, mmap_mode="r")
+        np.testing.assert_array_equal(loaded, matrix)
+        assert path.stat().st_size == loaded.offset + matrix.size
+        assert loaded.offset % 64 == 0
+
+    def test_matrix_writer_refuses_more_than_planned(self, tmp_path):
+        writer = dataset.MatrixWriter(tmp_path / "g.npy", 2, 3)
+        writer.append(np.zeros((2, 2), np.int8))
+        with pytest.raises(ValueError, match="More than the 3 variants"):
+            writer.append(np.zeros((2, 2), np.int8))
+        writer.discard()  # not finished: nothing is left
+        assert not (tmp_path / "g.npy").exists()
+
     def test_missing_calls_kept_as_minus_one(
         self, tmp_path, cohort, vcf_path, labels_path
     ):
@@ -767,8 +793,7 @@ def test_a_reader_stops_between_blocks_when_asked(tmp_path):
     asked = []
     result = _consume(
         iter([block(10), block(20), block(30)]),
-        tmp_path / "store",
-        2,
+        dataset.BlockStore(tmp_path / "store", 2),
         Filters(),
         None,
         False,
