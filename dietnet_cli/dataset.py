@@ -429,10 +429,15 @@ class BlockStore:
                 yield block.reshape(self.num_samples, width)
 
 
+class MatrixFullError(ValueError):
+    """More variants than a :class:`MatrixWriter` was laid out for."""
+
+
 class MatrixWriter:
     """Blocks written straight into the genotype matrix file, for a reader
     that knows an upper bound of the variants it keeps (a PLINK fileset's
-    .bim): the matrix's bytes are written once, with no block held.
+    .bim, the record count of a VCF's index): the matrix's bytes are
+    written once, with no block held.
 
     The file is laid out for ``capacity`` columns; :meth:`finish` closes
     the gap at the end of each row when fewer were kept. It has the
@@ -463,7 +468,7 @@ class MatrixWriter:
             return
         column = self.num_variants
         if column + width > self.capacity:
-            raise ValueError(f"More than the {self.capacity} variants planned.")
+            raise MatrixFullError(f"More than the {self.capacity} variants planned.")
         block = np.ascontiguousarray(dosage, dtype=np.int8)
         for row in range(self.num_samples):
             where = self._offset + row * self.capacity + column

@@ -168,6 +168,7 @@ def prepare(
                 threads,
                 scratch_dir,
                 read_options,
+                scratch / dataset.GENOTYPES,
             )
 
         dropped = sum((part.dropped for part in parts), Counter())
@@ -408,6 +409,9 @@ def _write_matrix(parts: list[PartResult], directory: Path) -> Any:
     SHA-256 state over its bytes."""
     stores = [part.store for part in parts]
     if isinstance(stores[0], dataset.MatrixWriter):  # written as read
+        for store in stores[1:]:  # span workers' blocks go after it
+            for block in store.iter_blocks():
+                stores[0].append(block)
         stores[0].finish()
         return dataset.matrix_digest(directory)
     path = directory / dataset.GENOTYPES
@@ -424,9 +428,16 @@ def _read_vcf(
     threads: int,
     scratch_dir: Path,
     read_options: dict,
+    matrix_path: Path,
 ) -> list[PartResult]:
     """Read a VCF/BCF input: by regions of its index in ``threads`` worker
-    processes, by spans of a bgzipped VCF's blocks in as many, or whole."""
+    processes, by spans of a bgzipped VCF's blocks in as many, or whole.
+
+    When the input's index counts its records, the reader of the first (or
+    only) part writes straight into the matrix file ``matrix_path``, laid
+    out for that many variants; should the file hold more records than its
+    index counts, it is read again without.
+    """
     filters = read_options["filters"]
     regions = _plan_regions(
         input_path, header, filters, threads, read_options["keep_contig"]
@@ -441,11 +452,57 @@ def _read_vcf(
             threads,
             read_options,
         )
-    if stdin_reader is None and not filters.regions:
+    capacity = (
+        vcf.count_records(input_path)
+        if stdin_reader is None and header is not None and header.indexed
+        else None
+    )
+    reading = dict(
+        input_path=input_path,
+        samples=samples,
+        num_samples=num_samples,
+        stdin_reader=stdin_reader,
+        threads=threads,
+        scratch_dir=scratch_dir,
+        read_options=read_options,
+    )
+    if capacity is None:
+        return _read_vcf_text(**reading, writer=None)
+    try:
+        return _read_vcf_text(**reading, writer=(matrix_path, capacity))
+    except dataset.MatrixFullError:
+        logger.warning(
+            "The index of %s counts %s records, but the file holds more; reading "
+            "it again without that count (re-index it with 'bcftools index -f').",
+            input_path,
+            f"{capacity:,}",
+        )
+        return _read_vcf_text(**reading, writer=None)
+
+
+def _read_vcf_text(
+    input_path: str,
+    samples: list[str] | None,
+    num_samples: int,
+    stdin_reader: vcf.VcfReader | None,
+    threads: int,
+    scratch_dir: Path,
+    read_options: dict,
+    writer: tuple[Path, int] | None,
+) -> list[PartResult]:
+    """Read a VCF/BCF input in spans or whole; ``writer`` is the matrix path
+    and capacity for the first part's :class:`dataset.MatrixWriter`."""
+    if stdin_reader is None and not read_options["filters"].regions:
         spans = vcf.text_spans(input_path, threads)
         parts = (
             _read_vcf_spans(
-                input_path, samples, num_samples, spans, scratch_dir, read_options
+                input_path,
+                samples,
+                num_samples,
+                spans,
+                scratch_dir,
+                read_options,
+                writer,
             )
             if spans
             else None
@@ -464,6 +521,7 @@ def _read_vcf(
         reader=stdin_reader,
         threads=threads,
         memory_bytes=MEMORY_BYTES,
+        writer=writer,
         **read_options,
     )
     return [part]
@@ -476,6 +534,7 @@ def _read_vcf_spans(
     spans: list[tuple[int, int | None]],
     scratch_dir: Path,
     read_options: dict,
+    writer: tuple[Path, int] | None = None,
 ) -> list[PartResult] | None:
     """Read the first span of a bgzipped VCF here and each other one in a
     worker process; None when a variant is repeated across spans, which
@@ -510,6 +569,7 @@ def _read_vcf_spans(
             span=spans[0],
             keep_seen=True,
             memory_bytes=MEMORY_BYTES,
+            writer=writer,
             # a worker's error ends this read early; result() raises it
             stop=lambda: any(
                 future.done() and future.exception() is not None for future in others
@@ -540,6 +600,10 @@ def _read_vcf_spans(
             return None
         kept |= keys
         part.seen = None
+    if writer is not None and sum(p.store.num_variants for p in parts) > writer[1]:
+        for part in parts:
+            part.store.discard()
+        raise dataset.MatrixFullError(f"More than the {writer[1]} variants planned.")
     return parts
 
 
@@ -561,7 +625,11 @@ def _read_vcf_part(
     span: tuple[int, int | None] | None = None,
     keep_seen: bool = False,
     stop: Callable[[], bool] | None = None,
+    writer: tuple[Path, int] | None = None,
 ) -> PartResult:
+    """Read one part of a VCF/BCF input into a block store at
+    ``store_path``, or straight into a matrix file when ``writer`` gives
+    its path and capacity."""
     blocks = vcf.iter_blocks(
         input_path,
         samples=samples,
@@ -573,7 +641,11 @@ def _read_vcf_part(
         span=span,
         scratch_dir=store_path.parent,
     )
-    store = dataset.BlockStore(store_path, num_samples, memory_bytes)
+    store = (
+        dataset.BlockStore(store_path, num_samples, memory_bytes)
+        if writer is None
+        else dataset.MatrixWriter(writer[0], num_samples, writer[1])
+    )
     return _consume(
         blocks, store, filters, variant_list, show_progress, keep_seen, stop
     )

@@ -518,6 +518,22 @@ class _TextInput:
             self.handle.close()
 
 
+def count_records(path: str) -> int | None:
+    """The number of records the index of ``path`` counts (all contigs);
+    None when it counts none. Call only for an indexed file."""
+    _quiet_htslib()
+    try:
+        reader = VCF(path, lazy=True)
+    except Exception:  # cyvcf2 raises bare Exception too
+        return None
+    try:
+        return int(reader.num_records) or None
+    except (ValueError, OverflowError):
+        return None
+    finally:
+        reader.close()
+
+
 def text_spans(path: str, num_parts: int) -> list[tuple[int, int | None]]:
     """Spans of a bgzipped VCF for up to ``num_parts`` processes to decode
     side by side (see :mod:`dietnet_cli.bgzf`), each with ``SPAN_BYTES`` of

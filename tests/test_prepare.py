@@ -524,6 +524,40 @@ class TestThreads:
         assert three.genotypes.shape[0] == 8
         assert "repeated in two parts" not in caplog.text
 
+    @pytest.mark.parametrize("threads", [1, 3], ids=["whole", "spans"])
+    def test_written_as_read_from_an_indexed_file(
+        self, tmp_path, spans, caplog, threads
+    ):
+        # The index counts the records: the first reader writes straight
+        # into the matrix file, laid out for them all (some are dropped).
+        cohort = make_cohort(13, 3000, missing=0.02)
+        path = self.spanned_vcf(tmp_path, cohort)
+        labels = write_labels(tmp_path / "labels.tsv", cohort)
+        plain = run(path, labels, tmp_path / "plain", threads=threads)
+        run_tool("tabix", "-p", "vcf", str(path))
+        assert vcf.count_records(str(path)) == 3000
+        indexed = run(path, labels, tmp_path / "indexed", threads=threads)
+        assert indexed.num_variants < 3000
+        assert files_of(tmp_path / "plain") == files_of(tmp_path / "indexed")
+        assert (
+            plain.manifest["dataset_checksum"] == indexed.manifest["dataset_checksum"]
+        )
+        # An index that counts fewer records than the file holds (the file
+        # was re-made after indexing): read again without the count.
+        more = make_cohort(13, 3600, missing=0.02)
+        index = path.with_name(path.name + ".tbi")
+        kept_index = index.read_bytes()
+        path = self.spanned_vcf(tmp_path, more)
+        index.write_bytes(kept_index)
+        labels = write_labels(tmp_path / "labels.tsv", more)
+        caplog.set_level(logging.WARNING)
+        stale = run(path, labels, tmp_path / "stale", threads=threads)
+        assert "counts 3,000 records, but the file holds more" in caplog.text
+        index.unlink()
+        run(path, labels, tmp_path / "fresh", threads=threads)
+        assert files_of(tmp_path / "stale") == files_of(tmp_path / "fresh")
+        assert stale.num_variants > 3000
+
     def test_a_repeat_across_spans_is_dropped(self, tmp_path, spans, caplog):
         # The first record comes again at the end, in another span: the
         # file is read again by one process, which drops it.
