@@ -51,11 +51,11 @@ MAX_POSITION = 2**62
 # to a scratch file: a dataset up to this size is written once, front to
 # back, instead of through the scratch file (2,504 samples x 200,000
 # variants is 501 MB).
-# TODO(#2): the held blocks (and a span worker's scratch file) are new
-# memory, and so are the output file's pages: the matrix's size is touched
-# twice, at up to 3 s per GiB on a cold virtual machine. Writing blocks
-# straight into an output file sized by an upper bound (the .bim, or the
-# index's record counts), then closing the gaps, would touch it once.
+# A PLINK fileset, or a VCF whose index counts its records, is written
+# straight into the matrix file instead (dataset.MatrixWriter).
+# TODO(#2): a VCF without an index, and the span workers' parts of any
+# VCF, still go through held blocks or scratch files: the matrix's size is
+# touched twice, at up to 3 s per GiB on a cold virtual machine.
 MEMORY_BYTES = 512 << 20
 
 
