@@ -437,22 +437,34 @@ class MatrixWriter:
     """Blocks written straight into the genotype matrix file, for a reader
     that knows an upper bound of the variants it keeps (a PLINK fileset's
     .bim, the record count of a VCF's index): the matrix's bytes are
-    written once, with no block held.
+    written once, with no more than ``group_bytes`` of blocks held.
 
-    The file is laid out for ``capacity`` columns; :meth:`finish` closes
-    the gap at the end of each row when fewer were kept. It has the
-    interface of :class:`BlockStore` as far as a reader uses it.
+    The file is laid out for ``capacity`` columns (sparse until written);
+    :meth:`finish` closes the gap at the end of each row when fewer were
+    kept. It has the interface of :class:`BlockStore` as far as a reader
+    uses it.
     """
 
-    def __init__(self, path: Path, num_samples: int, capacity: int) -> None:
+    def __init__(
+        self,
+        path: Path,
+        num_samples: int,
+        capacity: int,
+        *,
+        group_bytes: int = 1 << 25,
+    ) -> None:
         self.path = Path(path)
         self.num_samples = num_samples
         self.capacity = capacity
+        self.group_bytes = group_bytes
         self.widths: list[int] = []
+        self._pending: list[np.ndarray] = []
+        self._pending_bytes = 0
+        self._written = 0  # columns written to the file
         matrix = np.lib.format.open_memmap(
             self.path, mode="w+", dtype=np.int8, shape=(num_samples, capacity)
         )
-        self._offset = matrix.offset  # the file is sparse until written
+        self._offset = matrix.offset
         del matrix
         self._descriptor: int | None = os.open(self.path, os.O_RDWR)
         self._finished = False
@@ -462,32 +474,55 @@ class MatrixWriter:
         return sum(self.widths)
 
     def append(self, dosage: np.ndarray) -> None:
-        """Write a (num_samples, width) int8 block after the previous ones."""
+        """Add a (num_samples, width) int8 block after the previous ones."""
         width = dosage.shape[1]
         if width == 0:
             return
-        column = self.num_variants
-        if column + width > self.capacity:
+        if self.num_variants + width > self.capacity:
             raise MatrixFullError(f"More than the {self.capacity} variants planned.")
         block = np.ascontiguousarray(dosage, dtype=np.int8)
-        for row in range(self.num_samples):
-            where = self._offset + row * self.capacity + column
-            _pwrite_all(self._descriptor, memoryview(block[row]), where)
+        self._pending.append(block)
+        self._pending_bytes += block.nbytes
         self.widths.append(width)
+        if self._pending_bytes >= self.group_bytes:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Write the pending blocks: each row's share with one ``pwrite``
+        (a call per row and block costs more than the copy here)."""
+        if not self._pending:
+            return
+        group = (
+            np.concatenate(self._pending, axis=1)
+            if len(self._pending) > 1
+            else self._pending[0]
+        )
+        start = self._offset + self._written
+        for row in range(self.num_samples):
+            where = start + row * self.capacity
+            _pwrite_all(self._descriptor, memoryview(group[row]), where)
+        self._written += group.shape[1]
+        self._pending, self._pending_bytes = [], 0
 
     def close(self) -> None:
-        """Nothing to do until :meth:`finish` (the file stays open)."""
+        """Write what is pending; the file stays open until :meth:`finish`."""
+        self._flush()
 
     def finish(self) -> None:
         """Close the gaps of unused columns and give the file its shape."""
+        self._flush()
         total = self.num_variants
         descriptor = self._descriptor
         if total < self.capacity:
+            header = self._header(total)
             for row in range(1, self.num_samples):
-                data = os.pread(descriptor, total, self._offset + row * self.capacity)
+                source = self._offset + row * self.capacity
+                data = os.pread(descriptor, total, source)
+                if len(data) != total:
+                    raise OSError(f"Short read of {self.path} at byte {source}.")
                 _pwrite_all(descriptor, memoryview(data), self._offset + row * total)
             os.ftruncate(descriptor, self._offset + self.num_samples * total)
-            _pwrite_all(descriptor, memoryview(self._header(total)), 0)
+            _pwrite_all(descriptor, memoryview(header), 0)
         os.close(descriptor)
         self._descriptor = None
         self._finished = True

@@ -1,11 +1,14 @@
 """The ``prepare`` stage: genotypes and labels to a cached dataset directory.
 
-The input is streamed in blocks of variants; each block is filtered and
-kept, in memory up to ``MEMORY_BYTES`` and beyond that in a scratch file,
-and the final (num_samples, num_variants) matrix is written from the kept
-blocks at the end, so memory stays bounded whatever the number of
-variants. An indexed BCF can be read by
-several worker processes, one region at a time; a bgzipped VCF in spans
+The input is streamed in blocks of variants and each block is filtered.
+When the reader knows how many variants it can keep at most (a PLINK
+fileset's .bim, the record count of a VCF/BCF's index) the kept blocks go
+straight into the matrix file, laid out for that many columns and closed
+up at the end (:class:`dataset.MatrixWriter`); otherwise they are kept, in
+memory up to ``MEMORY_BYTES`` and beyond that in a scratch file, and the
+(num_samples, num_variants) matrix is written from them at the end. Memory
+stays bounded whatever the number of variants. An indexed BCF can be read
+by several worker processes, one region at a time; a bgzipped VCF in spans
 of its BGZF blocks, one span in this process and one in each worker (see
 :mod:`dietnet_cli.bgzf`); any other VCF text by one process whose threads
 inflate it.
@@ -16,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import shutil
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -51,11 +55,13 @@ MAX_POSITION = 2**62
 # to a scratch file: a dataset up to this size is written once, front to
 # back, instead of through the scratch file (2,504 samples x 200,000
 # variants is 501 MB).
-# A PLINK fileset, or a VCF whose index counts its records, is written
-# straight into the matrix file instead (dataset.MatrixWriter).
-# TODO(#2): a VCF without an index, and the span workers' parts of any
-# VCF, still go through held blocks or scratch files: the matrix's size is
-# touched twice, at up to 3 s per GiB on a cold virtual machine.
+# A PLINK fileset, or a VCF/BCF read whole or in spans whose index counts
+# its records, is written straight into the matrix file instead
+# (dataset.MatrixWriter); for spans, only the first.
+# TODO(#2): a VCF without an index, the span workers' parts, and a BCF or
+# --regions read by region workers still go through held blocks or scratch
+# files: the matrix's size is touched twice, at up to 3 s per GiB on a cold
+# virtual machine.
 MEMORY_BYTES = 512 << 20
 
 
@@ -133,7 +139,7 @@ def prepare(
         num_labels_only,
     )
 
-    # Read the variants, part by part, into scratch block files.
+    # Read the variants, part by part, into the matrix file or block stores.
     with outputs.atomic_directory(out, force=force, what="dataset") as scratch:
         scratch_dir = scratch / "scratch"
         scratch_dir.mkdir()
@@ -153,6 +159,7 @@ def prepare(
                 _read_plink(
                     fileset,
                     sample_index,
+                    scratch_dir / "part-0",
                     scratch / dataset.GENOTYPES,
                     threads=threads,
                     **read_options,
@@ -171,59 +178,66 @@ def prepare(
                 scratch / dataset.GENOTYPES,
             )
 
-        dropped = sum((part.dropped for part in parts), Counter())
-        num_read = sum(part.num_read for part in parts)
-        num_kept = sum(part.store.num_variants for part in parts)
-        if num_kept == 0:
+        # The parts' scratch files go, and their file handles are closed,
+        # whatever happens (a finished matrix file stays).
+        try:
+            dropped = sum((part.dropped for part in parts), Counter())
+            num_read = sum(part.num_read for part in parts)
+            num_kept = sum(part.store.num_variants for part in parts)
+            if num_kept == 0:
+                raise InputError(
+                    f"No variant of {input_path} is left after filtering "
+                    f"({num_read:,} records read; dropped: "
+                    f"{_describe(dropped) or 'none'}); check --maf, --max-missing, "
+                    "--regions and --variants, and that the input has biallelic "
+                    "SNPs on chromosomes 1-22."
+                )
+
+            # Assemble the dataset files. The matrix is written and hashed, and
+            # the inputs are hashed, in threads while this one writes the tables
+            # (numpy's copies, pwrite and hashlib let go of the GIL).
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                matrix_hashed = pool.submit(_write_matrix, parts, scratch)
+                input_files = (
+                    {"bed": fileset.bed, "bim": fileset.bim, "fam": fileset.fam}
+                    if is_plink
+                    else {"genotypes": input_path}
+                )
+                input_files["labels"] = labels_path
+                described = {
+                    name: pool.submit(provenance.describe_input, path)
+                    for name, path in input_files.items()
+                }
+                variants = dataset.VariantTable(
+                    chrom=tuple(c for part in parts for c in part.chrom),
+                    position=np.concatenate(
+                        [p for part in parts for p in part.position]
+                    ),
+                    variant_id=tuple(v for part in parts for v in part.variant_id),
+                    ref=tuple(r for part in parts for r in part.ref),
+                    alt=tuple(a for part in parts for a in part.alt),
+                    alt_frequency=np.concatenate(
+                        [f for part in parts for f in part.alt_frequency]
+                    ),
+                    missing_rate=np.concatenate(
+                        [m for part in parts for m in part.missing_rate]
+                    ),
+                ).write_tsv(scratch / dataset.VARIANTS)
+                group_of = labels.group_of()
+                shared_labels = [label_of[s] for s in shared]
+                shared_groups = (
+                    [group_of[label] for label in shared_labels]
+                    if labels.group
+                    else None
+                )
+                dataset.write_samples(
+                    scratch / dataset.SAMPLES, shared, shared_labels, shared_groups
+                )
+                inputs = {name: future.result() for name, future in described.items()}
+                checksum = dataset.dataset_checksum(scratch, matrix_hashed.result())
+        finally:
             for part in parts:
                 part.store.discard()
-            raise InputError(
-                f"No variant of {input_path} is left after filtering ({num_read:,} "
-                f"records read; dropped: {_describe(dropped) or 'none'}); check "
-                "--maf, --max-missing, --regions and --variants, and that the input "
-                "has biallelic SNPs on chromosomes 1-22."
-            )
-
-        # Assemble the dataset files. The matrix is written and hashed, and
-        # the inputs are hashed, in threads while this one writes the tables
-        # (numpy's copies, pwrite and hashlib let go of the GIL).
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            matrix_hashed = pool.submit(_write_matrix, parts, scratch)
-            input_files = (
-                {"bed": fileset.bed, "bim": fileset.bim, "fam": fileset.fam}
-                if is_plink
-                else {"genotypes": input_path}
-            )
-            input_files["labels"] = labels_path
-            described = {
-                name: pool.submit(provenance.describe_input, path)
-                for name, path in input_files.items()
-            }
-            variants = dataset.VariantTable(
-                chrom=tuple(c for part in parts for c in part.chrom),
-                position=np.concatenate([p for part in parts for p in part.position]),
-                variant_id=tuple(v for part in parts for v in part.variant_id),
-                ref=tuple(r for part in parts for r in part.ref),
-                alt=tuple(a for part in parts for a in part.alt),
-                alt_frequency=np.concatenate(
-                    [f for part in parts for f in part.alt_frequency]
-                ),
-                missing_rate=np.concatenate(
-                    [m for part in parts for m in part.missing_rate]
-                ),
-            ).write_tsv(scratch / dataset.VARIANTS)
-            group_of = labels.group_of()
-            shared_labels = [label_of[s] for s in shared]
-            shared_groups = (
-                [group_of[label] for label in shared_labels] if labels.group else None
-            )
-            dataset.write_samples(
-                scratch / dataset.SAMPLES, shared, shared_labels, shared_groups
-            )
-            inputs = {name: future.result() for name, future in described.items()}
-            checksum = dataset.dataset_checksum(scratch, matrix_hashed.result())
-        for part in parts:
-            part.store.discard()
         scratch_dir.rmdir()
         manifest = provenance.record(
             kind="dietnet-dataset",
@@ -471,13 +485,17 @@ def _read_vcf(
     try:
         return _read_vcf_text(**reading, writer=(matrix_path, capacity))
     except dataset.MatrixFullError:
-        logger.warning(
-            "The index of %s counts %s records, but the file holds more; reading "
-            "it again without that count (re-index it with 'bcftools index -f').",
-            input_path,
-            f"{capacity:,}",
-        )
-        return _read_vcf_text(**reading, writer=None)
+        pass  # read again below, once this attempt is let go of
+    logger.warning(
+        "The index of %s counts %s records, but the file holds more; reading it "
+        "again without that count (re-index it with 'bcftools index -f').",
+        input_path,
+        f"{capacity:,}",
+    )
+    # Killed span workers may have left temporary files behind.
+    shutil.rmtree(scratch_dir)
+    scratch_dir.mkdir()
+    return _read_vcf_text(**reading, writer=None)
 
 
 def _read_vcf_text(
@@ -527,6 +545,22 @@ def _read_vcf_text(
     return [part]
 
 
+def _matrix_writer(
+    path: Path, num_samples: int, capacity: int
+) -> dataset.MatrixWriter | None:
+    """A writer laid out for ``capacity`` columns, or None where that layout
+    would not fit the file system's free space or cannot be made (its file
+    is sparse, but its apparent size must be allowed)."""
+    try:
+        if num_samples * capacity > shutil.disk_usage(path.parent).free:
+            return None
+        return dataset.MatrixWriter(path, num_samples, capacity)
+    except OSError as error:
+        logger.info("Cannot lay out %s (%s); holding blocks instead.", path, error)
+        path.unlink(missing_ok=True)
+        return None
+
+
 def _read_vcf_spans(
     input_path: str,
     samples: list[str] | None,
@@ -558,6 +592,7 @@ def _read_vcf_spans(
         )
         for index, span in enumerate(spans[1:], start=1)
     ]
+    first = None
     try:
         first = _read_vcf_part(
             input_path,
@@ -581,6 +616,8 @@ def _read_vcf_spans(
         # Stop the workers now rather than let them read on into scratch
         # files about to be removed (their temporary files are in there).
         executor.terminate(kill_workers=True)
+        if first is not None:
+            first.store.discard()
         raise
     kept: set = set()
     numbers: dict[str, int] = {}
@@ -600,10 +637,14 @@ def _read_vcf_spans(
             return None
         kept |= keys
         part.seen = None
-    if writer is not None and sum(p.store.num_variants for p in parts) > writer[1]:
+    if isinstance(first.store, dataset.MatrixWriter) and (
+        sum(part.store.num_variants for part in parts) > first.store.capacity
+    ):
         for part in parts:
             part.store.discard()
-        raise dataset.MatrixFullError(f"More than the {writer[1]} variants planned.")
+        raise dataset.MatrixFullError(
+            f"More than the {first.store.capacity} variants planned."
+        )
     return parts
 
 
@@ -642,10 +683,10 @@ def _read_vcf_part(
         scratch_dir=store_path.parent,
     )
     store = (
-        dataset.BlockStore(store_path, num_samples, memory_bytes)
-        if writer is None
-        else dataset.MatrixWriter(writer[0], num_samples, writer[1])
+        None if writer is None else _matrix_writer(writer[0], num_samples, writer[1])
     )
+    if store is None:
+        store = dataset.BlockStore(store_path, num_samples, memory_bytes)
     return _consume(
         blocks, store, filters, variant_list, show_progress, keep_seen, stop
     )
@@ -654,6 +695,7 @@ def _read_vcf_part(
 def _read_plink(
     fileset: plink.PlinkFileset,
     sample_index: np.ndarray,
+    store_path: Path,
     matrix_path: Path,
     *,
     filters: Filters,
@@ -662,8 +704,9 @@ def _read_plink(
     show_progress: bool,
     threads: int = 1,
 ) -> PartResult:
-    """Read a PLINK fileset straight into the matrix file ``matrix_path``:
-    the .bim bounds the number of variants kept."""
+    """Read a PLINK fileset straight into the matrix file ``matrix_path``
+    (the .bim bounds the number of variants kept), or where that cannot be
+    laid out, into a block store at ``store_path``."""
     mask = None
     if filters.regions:
         mask = np.zeros(fileset.num_variants, dtype=bool)
@@ -677,7 +720,9 @@ def _read_plink(
         threads=threads,
     )
     capacity = fileset.num_variants if mask is None else int(mask.sum())
-    store = dataset.MatrixWriter(matrix_path, len(sample_index), capacity)
+    store = _matrix_writer(matrix_path, len(sample_index), capacity)
+    if store is None:
+        store = dataset.BlockStore(store_path, len(sample_index), MEMORY_BYTES)
     return _consume(blocks, store, filters, variant_list, show_progress)
 
 

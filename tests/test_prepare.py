@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 from dataclasses import replace
 
 import numpy as np
@@ -181,13 +182,14 @@ class TestDataset:
             assert not (tmp_path / store.path.name).exists()
 
     @pytest.mark.parametrize("capacity", [23, 24, 40, 10**6])
-    def test_matrix_written_as_read(self, tmp_path, capacity):
+    @pytest.mark.parametrize("num_samples", [1, 5])
+    def test_matrix_written_as_read(self, tmp_path, capacity, num_samples):
         # A PLINK reader writes its blocks straight into the matrix file,
         # laid out for capacity columns; finishing closes the gaps.
         rng = np.random.default_rng(3)
-        matrix = rng.integers(-1, 3, size=(5, 23)).astype(np.int8)
+        matrix = rng.integers(-1, 3, size=(num_samples, 23)).astype(np.int8)
         path = tmp_path / "g.npy"
-        writer = dataset.MatrixWriter(path, 5, capacity)
+        writer = dataset.MatrixWriter(path, num_samples, capacity, group_bytes=30)
         for start, stop in [(0, 4), (4, 4), (4, 12), (12, 23)]:
             writer.append(matrix[:, start:stop])
         assert writer.num_variants == 23
@@ -201,7 +203,7 @@ class TestDataset:
     def test_matrix_writer_refuses_more_than_planned(self, tmp_path):
         writer = dataset.MatrixWriter(tmp_path / "g.npy", 2, 3)
         writer.append(np.zeros((2, 2), np.int8))
-        with pytest.raises(ValueError, match="More than the 3 variants"):
+        with pytest.raises(dataset.MatrixFullError, match="More than the 3 variants"):
             writer.append(np.zeros((2, 2), np.int8))
         writer.discard()  # not finished: nothing is left
         assert not (tmp_path / "g.npy").exists()
@@ -481,12 +483,13 @@ class TestThreads:
         monkeypatch.setattr(vcf, "SPAN_HEAD_START", 0)
 
     @staticmethod
-    def spanned_vcf(tmp_path, cohort, edit=None):
+    def spanned_vcf(tmp_path, cohort, edit=None, extra_header=()):
         """``cohort`` bgzipped (four or more blocks), its record lines changed
         by ``edit`` first."""
         text = write_vcf(tmp_path / "x.vcf", cohort).read_text()
         lines = text.splitlines()
         header = [line for line in lines if line.startswith("#")]
+        header[-1:-1] = extra_header
         body = [line for line in lines if not line.startswith("#")]
         source = tmp_path / "in.vcf"
         source.write_text("\n".join(header + (edit or list)(body)) + "\n")
@@ -543,11 +546,22 @@ class TestThreads:
             plain.manifest["dataset_checksum"] == indexed.manifest["dataset_checksum"]
         )
         # An index that counts fewer records than the file holds (the file
-        # was re-made after indexing): read again without the count.
-        more = make_cohort(13, 3600, missing=0.02)
+        # was re-made after indexing): read again without the count. The
+        # first reader runs out of room while workers read, and some lines
+        # go to htslib through temporary files.
+        more = make_cohort(13, 12000, missing=0.02)
+
+        def with_depth(body):
+            for at in range(0, len(body), 7):
+                fields = body[at].split("\t")
+                depths = [f"{gt}:{7 ** (i % 5)}" for i, gt in enumerate(fields[9:])]
+                body[at] = "\t".join([*fields[:8], "GT:DP", *depths])
+            return body
+
         index = path.with_name(path.name + ".tbi")
         kept_index = index.read_bytes()
-        path = self.spanned_vcf(tmp_path, more)
+        depth = '##FORMAT=<ID=DP,Number=1,Type=Integer,Description="Depth">'
+        path = self.spanned_vcf(tmp_path, more, with_depth, [depth])
         index.write_bytes(kept_index)
         labels = write_labels(tmp_path / "labels.tsv", more)
         caplog.set_level(logging.WARNING)
@@ -556,7 +570,50 @@ class TestThreads:
         index.unlink()
         run(path, labels, tmp_path / "fresh", threads=threads)
         assert files_of(tmp_path / "stale") == files_of(tmp_path / "fresh")
-        assert stale.num_variants > 3000
+        assert stale.num_variants > 3000 * threads
+
+    def test_a_failed_worker_leaves_no_open_matrix(self, tmp_path, spans):
+        # This process writes the matrix as it reads (the file is indexed)
+        # when a worker fails: the matrix file is closed and removed.
+        cohort = make_cohort(13, 3000, missing=0.02)
+
+        def damage(body):
+            body[-5] = body[-5].rsplit("\t", 1)[0]  # one sample column short
+            return body
+
+        path = self.spanned_vcf(tmp_path, cohort, damage)
+        run_tool("tabix", "-p", "vcf", str(path))
+        labels = write_labels(tmp_path / "labels.tsv", cohort)
+        with pytest.raises(InputError, match=r"in.vcf.gz is damaged or malformed"):
+            run(path, labels, tmp_path / "ds", threads=3)
+        assert_nothing_left(tmp_path / "ds")
+        open_files = []
+        for descriptor in os.listdir("/proc/self/fd"):
+            try:
+                open_files.append(os.readlink(f"/proc/self/fd/{descriptor}"))
+            except FileNotFoundError:  # the listing's own descriptor
+                continue
+        assert not [name for name in open_files if dataset.GENOTYPES in name]
+
+    def test_a_reader_stops_between_blocks_when_asked(self, tmp_path):
+        # What lets dietnet stop reading its own span once a worker failed.
+        def block(position):
+            dosage = np.array([[0], [2]], np.int8)
+            return VariantBlock(
+                ["1"], np.array([position]), ["."], ["A"], ["G"], dosage
+            )
+
+        asked = []
+        result = _consume(
+            iter([block(10), block(20), block(30)]),
+            dataset.BlockStore(tmp_path / "store", 2),
+            Filters(),
+            None,
+            False,
+            stop=lambda: asked.append(1) or len(asked) == 2,
+        )
+        assert result.num_read == 2
+        assert result.store.num_variants == 2
 
     def test_a_repeat_across_spans_is_dropped(self, tmp_path, spans, caplog):
         # The first record comes again at the end, in another span: the
@@ -810,28 +867,3 @@ class TestBadInputs:
                 labels,
                 tmp_path / "nowhere" / "ds",
             )
-
-
-def test_a_reader_stops_between_blocks_when_asked(tmp_path):
-    # What lets dietnet stop reading its own span once a worker has failed.
-    def block(position):
-        return VariantBlock(
-            ["1"],
-            np.array([position]),
-            ["."],
-            ["A"],
-            ["G"],
-            np.array([[0], [2]], np.int8),
-        )
-
-    asked = []
-    result = _consume(
-        iter([block(10), block(20), block(30)]),
-        dataset.BlockStore(tmp_path / "store", 2),
-        Filters(),
-        None,
-        False,
-        stop=lambda: asked.append(1) or len(asked) == 2,
-    )
-    assert result.num_read == 2
-    assert result.store.num_variants == 2
