@@ -429,6 +429,8 @@ class TestFilters:
             filters=Filters(regions=(f"2:{start}-{stop}",)),
         )
         assert result.variants.position.tolist() == list(cohort.position[11:14])
+        # written as read into a layout for the region's 3 variants
+        np.testing.assert_array_equal(result.genotypes, cohort.dosage[:, 11:14])
         with pytest.raises(InputError, match=r"Region '2:x' is not of the form"):
             run(bed, labels, tmp_path / "ds2", filters=Filters(regions=("2:x",)))
 
