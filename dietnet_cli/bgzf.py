@@ -43,11 +43,6 @@ class DamagedTextError(Exception):
     """The compressed stream cannot be inflated; the reason is the message."""
 
 
-def is_bgzf(head: bytes) -> bool:
-    """True when ``head``, the first bytes of a file, start a BGZF block."""
-    return head[:4] == _BLOCK_MAGIC and block_size(head, 0) is not None
-
-
 def block_size(data: bytes, at: int) -> int | None:
     """The total size of the BGZF block at ``at``, None when the gzip member
     there has no ``BC`` subfield (or the header is cut short)."""
@@ -149,11 +144,7 @@ def read_raw(
 
 
 def span_text(
-    handle: BinaryIO,
-    span: tuple[int, int | None],
-    *,
-    threads: int = 1,
-    prefix: bytes = b"",
+    handle: BinaryIO, span: tuple[int, int | None], *, threads: int = 1
 ) -> Iterator[bytes]:
     """The text of the lines that start in ``span``, (start, stop) offsets
     of BGZF blocks (stop None for the end of the file), in pieces.
@@ -161,7 +152,7 @@ def span_text(
     A span that starts at 0 begins with the file's header.
     """
     start, stop = span
-    inside = inflate(read_raw(handle, start, stop, prefix), threads)
+    inside = inflate(read_raw(handle, start, stop), threads)
     skipping = start > 0
     for piece in inside:
         if skipping:

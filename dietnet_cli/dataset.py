@@ -488,21 +488,16 @@ class MatrixWriter:
             self._flush()
 
     def _flush(self) -> None:
-        """Write the pending blocks: each row's share with one ``pwrite``
-        (a call per row and block costs more than the copy here)."""
-        if not self._pending:
-            return
-        group = (
-            np.concatenate(self._pending, axis=1)
-            if len(self._pending) > 1
-            else self._pending[0]
-        )
-        start = self._offset + self._written
-        for row in range(self.num_samples):
-            where = start + row * self.capacity
-            _pwrite_all(self._descriptor, memoryview(group[row]), where)
-        self._written += group.shape[1]
-        self._pending, self._pending_bytes = [], 0
+        """Write the pending blocks, each row's share with one ``pwrite``."""
+        if self._pending:
+            self._written = _write_columns(
+                self._descriptor,
+                self._offset,
+                self.capacity,
+                self._pending,
+                self._written,
+            )
+            self._pending, self._pending_bytes = [], 0
 
     def close(self) -> None:
         """Write what is pending; the file stays open until :meth:`finish`."""

@@ -510,7 +510,7 @@ def _read_vcf_text(
 ) -> list[PartResult]:
     """Read a VCF/BCF input in spans or whole; ``writer`` is the matrix path
     and capacity for the first part's :class:`dataset.MatrixWriter`."""
-    if stdin_reader is None and not read_options["filters"].regions:
+    if stdin_reader is None:  # (--regions was read by regions)
         spans = vcf.text_spans(input_path, threads)
         parts = (
             _read_vcf_spans(
@@ -556,7 +556,12 @@ def _matrix_writer(
             return None
         return dataset.MatrixWriter(path, num_samples, capacity)
     except OSError as error:
-        logger.info("Cannot lay out %s (%s); holding blocks instead.", path, error)
+        logger.warning(
+            "Cannot lay out %s (%s); holding blocks in memory or a scratch file "
+            "instead, which writes the matrix twice.",
+            path,
+            error,
+        )
         path.unlink(missing_ok=True)
         return None
 

@@ -542,7 +542,7 @@ def text_spans(path: str, num_parts: int) -> list[tuple[int, int | None]]:
     if num_parts < 2 or path == "-":
         return []
     with open(path, "rb") as handle:
-        if not bgzf.is_bgzf(handle.read(SNIFF_BYTES)):
+        if vcftext.kind_of(handle.read(SNIFF_BYTES)) != "bgzf":
             return []
     reader = open_reader(path)
     try:
