@@ -626,6 +626,16 @@ def _text_blocks(
     try:
         for chunk, start, end in text.stream.lines():
             lines = decoder.decode(chunk, start, end)
+            if not lines.fallback:
+                yield from builder.add_rows(
+                    lines.chrom,
+                    lines.position,
+                    lines.variant_id,
+                    lines.ref,
+                    lines.alt,
+                    lines.dosage,
+                )
+                continue
             left = _HtslibLines(
                 text.header,
                 lines.fallback,
@@ -638,7 +648,9 @@ def _text_blocks(
                     if row < 0:
                         block = left.add_next(builder, num_samples, display)
                     elif builder.passes_over(
-                        lines.chrom[row], lines.ref[row], lines.alt[row]
+                        lines.chrom[row],
+                        lines.ref[row],
+                        vcftext.alt_alleles(lines.alt[row]),
                     ):
                         continue
                     else:
@@ -647,7 +659,7 @@ def _text_blocks(
                             lines.position[row],
                             lines.variant_id[row],
                             lines.ref[row].upper(),
-                            lines.alt[row][0].upper(),
+                            lines.alt[row].upper(),
                             lines.dosage,
                             row,
                         )

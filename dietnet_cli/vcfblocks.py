@@ -16,12 +16,14 @@ diploid, with allele indices 0 or 1.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
+from dietnet_cli import vcftext
 from dietnet_cli.errors import InputError
 from dietnet_cli.genotypes import (
+    BASES,
     MISSING,
     VariantBlock,
     snp_problem,
@@ -31,6 +33,12 @@ from dietnet_cli.genotypes import (
 # The shape cyvcf2 gives a diploid record's calls: two alleles and the
 # phase flag per sample. Decoded dosage rows stand for records of this shape.
 _DIPLOID_COLUMNS = 3
+# (REF, ALT) of every biallelic SNP, as written in either case.
+_SNP_PAIRS = frozenset(
+    (ref, alt)
+    for ref in BASES | {base.lower() for base in BASES}
+    for alt in BASES | {base.lower() for base in BASES}
+)
 
 
 class BlockBuilder:
@@ -63,8 +71,9 @@ class BlockBuilder:
         self._ids: list[str] = []
         self._refs: list[str] = []
         self._alts: list[str] = []
-        # Per kept record: its raw calls, or None for a decoded row.
-        self._calls: list[np.ndarray | None] = []
+        # The records kept as raw calls: their rows in the block, and calls.
+        self._raw_rows: list[int] = []
+        self._calls: list[np.ndarray] = []
         # Runs of decoded rows from one source: [source, block rows, rows].
         self._runs: list[list] = []
         self.dropped = Counter()
@@ -101,8 +110,9 @@ class BlockBuilder:
     ) -> VariantBlock | None:
         """Keep a record given as raw calls, (num_samples, ploidy + 1) int16;
         return the block it completes, if any."""
-        self._add(chrom, position, variant_id, ref, alt)
+        self._raw_rows.append(len(self.chroms))
         self._calls.append(calls)
+        self._add(chrom, position, variant_id, ref, alt)
         return self._full()
 
     def add_row(
@@ -117,15 +127,67 @@ class BlockBuilder:
     ) -> VariantBlock | None:
         """Keep a record whose dosages are ``source[row]``; return the block
         it completes, if any."""
-        index = len(self.chroms)
+        self._add_run(source, len(self.chroms), [row])
         self._add(chrom, position, variant_id, ref, alt)
-        self._calls.append(None)
-        if self._runs and self._runs[-1][0] is source:
-            self._runs[-1][1].append(index)
-            self._runs[-1][2].append(row)
-        else:
-            self._runs.append([source, [index], [row]])
         return self._full()
+
+    def add_rows(
+        self,
+        chroms: list[str],
+        positions: list[int],
+        ids: list[str],
+        refs: list[str],
+        alts: list[str],
+        source: np.ndarray,
+    ) -> Iterator[VariantBlock]:
+        """Pass over or keep, in order, the records whose dosages are the rows
+        of ``source`` (ALT as written, see :func:`vcftext.alt_alleles`), as
+        :meth:`passes_over` and :meth:`add_row` would one at a time; yield the
+        blocks they complete."""
+        contig_ok = self._contig_ok
+        for chrom in set(chroms).difference(contig_ok):
+            contig_ok[chrom] = self._keep_contig(chrom)
+        snp = list(map(_SNP_PAIRS.__contains__, zip(refs, alts, strict=True)))
+        kept: Sequence[int] = range(len(chroms))
+        # (row, reason) of the records passed over, in order
+        passed: list[tuple[int, str]] = []
+        if not all(snp) or not all(contig_ok[chrom] for chrom in set(chroms)):
+            kept = []
+            for row, chrom in enumerate(chroms):
+                if not contig_ok[chrom]:
+                    passed.append((row, "contig"))
+                elif snp[row]:
+                    kept.append(row)
+                else:
+                    reason = snp_problem(refs[row], vcftext.alt_alleles(alts[row]))
+                    passed.append((row, reason or "not_snp"))
+        done = counted = 0
+        while done < len(kept):
+            rows = kept[done : done + self.block_size - len(self.chroms)]
+            done += len(rows)
+            while counted < len(passed) and passed[counted][0] < rows[-1]:
+                self.dropped[passed[counted][1]] += 1
+                counted += 1
+            self._add_run(source, len(self.chroms), rows)
+            self.chroms += _pick(chroms, rows)
+            self.positions += _pick(positions, rows)
+            self._ids += _pick(ids, rows)
+            self._refs += map(str.upper, _pick(refs, rows))
+            self._alts += map(str.upper, _pick(alts, rows))
+            if len(self.chroms) >= self.block_size:
+                yield self.flush()
+        for _, reason in passed[counted:]:
+            self.dropped[reason] += 1
+
+    def _add_run(self, source: np.ndarray, index: int, rows: Sequence[int]) -> None:
+        """Note that block rows from ``index`` on are ``source[rows]``."""
+        if self._runs and self._runs[-1][0] is source:
+            self._runs[-1][1].extend(range(index, index + len(rows)))
+            self._runs[-1][2].extend(rows)
+        else:
+            self._runs.append(
+                [source, list(range(index, index + len(rows))), list(rows)]
+            )
 
     def _add(
         self, chrom: str, position: int, variant_id: str, ref: str, alt: str
@@ -147,11 +209,11 @@ class BlockBuilder:
 
     def flush(self) -> VariantBlock:
         """The block of the records since the previous one."""
-        raw = [index for index, calls in enumerate(self._calls) if calls is not None]
+        raw = self._raw_rows
         if self._runs:
             num_samples = self._runs[0][0].shape[1]
         elif raw:
-            num_samples = self._calls[raw[0]].shape[0]
+            num_samples = self._calls[0].shape[0]
         else:
             num_samples = 0
         # (num_samples, num_block_variants) int8, written a column range at a
@@ -183,7 +245,7 @@ class BlockBuilder:
         have one shape (a decoded row counts as a diploid record), else one
         record at a time, so that the first problem reported is the same.
         """
-        calls = [self._calls[index] for index in raw]
+        calls = self._calls
         chroms = [self.chroms[index] for index in raw]
         positions = [self.positions[index] for index in raw]
         shapes = {call.shape for call in calls}
@@ -206,15 +268,20 @@ def _stretches(
     block_rows: list[int], rows: list[int]
 ) -> Iterator[tuple[int, int, int]]:
     """(block row, source row, length) of each stretch where both run on."""
-    start = 0
-    for index in range(1, len(rows) + 1):
-        if (
-            index == len(rows)
-            or rows[index] != rows[index - 1] + 1
-            or block_rows[index] != block_rows[index - 1] + 1
-        ):
-            yield block_rows[start], rows[start], index - start
-            start = index
+    if not rows:
+        return
+    block_at, row_at = np.asarray(block_rows), np.asarray(rows)
+    breaks = np.flatnonzero((np.diff(block_at) != 1) | (np.diff(row_at) != 1)) + 1
+    bounds = [0, *breaks.tolist(), len(rows)]
+    for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
+        yield block_rows[start], rows[start], stop - start
+
+
+def _pick(values: list, rows: Sequence[int]) -> list:
+    """``values`` at ``rows``: a slice when ``rows`` is a range."""
+    if isinstance(rows, range):
+        return values[rows.start : rows.stop]
+    return [values[row] for row in rows]
 
 
 def _dosage(

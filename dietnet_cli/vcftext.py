@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import BinaryIO
 
 import numpy as np
@@ -70,9 +71,11 @@ del _byte, _value, _separator
 # Fixed columns (with their tabs) of printable ASCII only: htslib stores
 # them as C strings and cyvcf2 decodes them as UTF-8.
 _PRINTABLE = re.compile(rb"[\t\x20-\x7e]*\Z")
+_PRINTABLE_BYTES = bytes([9, *range(0x20, 0x7F)])
 # Names htslib can add to its header when a record uses an undeclared one.
 _NAME = re.compile(rb"[A-Za-z0-9_][A-Za-z0-9_.\-]*\Z")
 _INFO_KEY = re.compile(rb"(?:^|;)([^;=]*)")
+_INFO_KEY_TEXT = re.compile(r"(?:^|;)([^;=]*)")
 # Values of the non-GT FORMAT fields that htslib parses without complaint.
 _INTEGER = re.compile(rb"(?:|\.|[-+]?[0-9]+)(?:,(?:|\.|[-+]?[0-9]+))*\Z")
 _FLOAT = re.compile(
@@ -111,13 +114,14 @@ class DecodedLines:
 
     # Per line: the row of the decoded records, or -1 for a line in
     # ``fallback``.
-    row_of_line: list[int]
+    row_of_line: Sequence[int]
     fallback: list[bytes]
     chrom: list[str] = field(default_factory=list)
     position: list[int] = field(default_factory=list)
     variant_id: list[str] = field(default_factory=list)
     ref: list[str] = field(default_factory=list)
-    alt: list[list[str]] = field(default_factory=list)
+    # The ALT column as written (see :func:`alt_alleles`).
+    alt: list[str] = field(default_factory=list)
     # (num_rows, num_selected_samples) int8: ALT copies, -1 = missing.
     dosage: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.int8))
 
@@ -131,6 +135,33 @@ class _Layout:
 
 
 _GT_ONLY = _Layout(types=())
+# The layout key of FORMAT ``GT`` with 4-byte sample fields.
+_GT_KEY = (_GT_ONLY, 4)
+
+
+def alt_alleles(alt: str) -> list[str]:
+    """The alleles of an ALT column as htslib gives them: none for ``.``,
+    and an empty allele as ``.``."""
+    if alt == ".":
+        return []
+    return [allele or "." for allele in alt.split(",")]
+
+
+def _info_keys(infos: list[str]) -> set[str]:
+    """The keys of INFO columns other than ``.``, as :meth:`Decoder._info_ok`
+    finds them (a column ending in ``;`` adds an empty key)."""
+    text = ";".join(filter(".".__ne__, infos))
+    return set(_INFO_KEY_TEXT.findall(text)) if text else set()
+
+
+def _rows_by_key(keys: list) -> dict:
+    """The rows of each layout key; {key: None} when all rows share one."""
+    if not keys or keys.count(keys[0]) == len(keys):
+        return {keys[0]: None} if keys else {}
+    rows: dict = {}
+    for row, key in enumerate(keys):
+        rows.setdefault(key, []).append(row)
+    return rows
 
 
 def kind_of(head: bytes) -> str:
@@ -324,51 +355,128 @@ class Decoder:
 
     def decode(self, text: bytes, start: int, end: int) -> DecodedLines:
         """Decode the whole lines of ``text[start:end]``."""
-        row_of_line: list[int] = []
         line_start: list[int] = []
-        out = DecodedLines(row_of_line=row_of_line, fallback=[])
-        # Per layout: the sample-column start of each of its rows, and the rows.
-        sample_start: dict[tuple[_Layout, int], list[int]] = {}
-        layout_rows: dict[tuple[_Layout, int], list[int]] = {}
+        # Lines this decoder may take: their index, fixed columns, layout and
+        # where their sample columns start.
+        candidates: list[int] = []
+        heads: list[bytes] = []
+        keys: list[tuple[_Layout, int]] = []
+        sample_start: list[int] = []
         gt_width = self._gt_width
         position = start
         while position < end:
             newline = text.find(b"\n", position, end)
-            line_start.append(position)
             samples_at = newline + 1 - gt_width
-            key: tuple[_Layout, int] | None = None
             if samples_at - 4 > position and text.startswith(b"\tGT\t", samples_at - 4):
-                head = text[position : samples_at - 4]
-                key = (_GT_ONLY, 4)
+                head, key = text[position : samples_at - 4], _GT_KEY
             else:
                 head, key, samples_at = self._general(text, position, newline)
-            row = -1
-            if key is not None and self._take and self._fixed(head, out):
-                row = len(out.chrom) - 1
-                sample_start.setdefault(key, []).append(samples_at)
-                layout_rows.setdefault(key, []).append(row)
-            row_of_line.append(row)
+            if key is not None and self._take:
+                candidates.append(len(line_start))
+                heads.append(head)
+                keys.append(key)
+                sample_start.append(samples_at)
+            line_start.append(position)
             position = newline + 1
 
+        out = DecodedLines(row_of_line=range(len(line_start)), fallback=[])
+        taken = self._fixed_columns(heads, out)
+        if taken is not None:
+            keys = [key for key, ok in zip(keys, taken, strict=True) if ok]
+            sample_start = [
+                at for at, ok in zip(sample_start, taken, strict=True) if ok
+            ]
+            candidates = [
+                line for line, ok in zip(candidates, taken, strict=True) if ok
+            ]
+        if len(candidates) < len(line_start):
+            row_of_line = [-1] * len(line_start)
+            for row, line in enumerate(candidates):
+                row_of_line[line] = row
+            out.row_of_line = row_of_line
+
         # Decode the sample columns of each layout; refused rows fall back.
-        num_rows = len(out.chrom)
+        num_rows = len(candidates)
         columns = self.facts.columns
         width = self.facts.num_samples if columns is None else len(columns)
         out.dosage = np.empty((num_rows, width), dtype=np.int8)
         refused = np.zeros(num_rows, dtype=bool)
-        for key, starts in sample_start.items():
-            rows = np.asarray(layout_rows[key])
+        for key, rows in _rows_by_key(keys).items():
+            starts = sample_start if rows is None else [sample_start[r] for r in rows]
             dosage, bad = self._decode_samples(text, starts, key)
             if columns is not None:
                 dosage = np.take(dosage, columns, axis=1)
-            if len(rows) == num_rows:
+            if rows is None:
                 out.dosage = dosage
+                refused = bad
             else:
                 out.dosage[rows] = dosage
-            refused[rows[bad]] = True
-        if refused.any() or -1 in row_of_line:
+                refused[rows] = bad
+        if refused.any() or num_rows < len(line_start):
             self._fall_back(text, end, out, line_start, refused)
         return out
+
+    def _fixed_columns(
+        self, heads: list[bytes], out: DecodedLines
+    ) -> list[bool] | None:
+        """Parse the eight fixed columns of each line into ``out``.
+
+        Returns None when every line was taken, else whether each was (see
+        :meth:`_fixed`). Lines are checked together, with a few passes of
+        C loops over all of them; when any line fails a check, each line is
+        parsed on its own to tell which.
+        """
+        if not heads:
+            return None
+        joined = b"\t".join(heads)
+        if joined.translate(None, _PRINTABLE_BYTES) or set(
+            map(bytes.count, heads, repeat(b"\t"))
+        ) != {7}:
+            return self._fixed_each(heads, out)
+        fields = joined.decode("ascii").split("\t")
+        chroms, positions, ids, refs, alts = (fields[i::8] for i in range(5))
+        filters, infos = fields[6::8], fields[7::8]
+        digits = "".join(positions)
+        lengths = set(map(len, positions))
+        if not (
+            digits.isdigit()
+            and min(lengths) > 0
+            and max(lengths) <= 18
+            and max(map(len, alts)) <= _MAX_LIST_BYTES
+            and max(map(len, infos)) <= _MAX_LIST_BYTES
+            and all(self._chrom_ok(chrom) for chrom in set(chroms))
+            and all(self._filter_text_ok(value) for value in set(filters))
+            and all(map(self._info_key_ok, _info_keys(infos)))
+        ):
+            return self._fixed_each(heads, out)
+        out.chrom.extend(chroms)
+        out.position.extend(map(int, positions))
+        # htslib keeps an empty ID or allele as ".".
+        out.variant_id.extend([value or "." for value in ids] if "" in ids else ids)
+        out.ref.extend([value or "." for value in refs] if "" in refs else refs)
+        out.alt.extend(alts)
+        return None
+
+    def _fixed_each(self, heads: list[bytes], out: DecodedLines) -> list[bool]:
+        return [self._fixed(head, out) for head in heads]
+
+    def _chrom_ok(self, chrom: str) -> bool:
+        name = self._chrom.get(chrom.encode(), "")
+        if name == "":
+            name = self._chrom[chrom.encode()] = self._chrom_name(chrom.encode())
+        return name is not None
+
+    def _filter_text_ok(self, filters: str) -> bool:
+        encoded = filters.encode()
+        ok = self._filter.get(encoded)
+        if ok is None:
+            ok = self._filter[encoded] = self._filter_ok(encoded)
+        return ok
+
+    def _info_key_ok(self, key: str) -> bool:
+        if key in self.facts.infos:
+            return True
+        return bool(_NAME.match(key.encode())) and key not in self.facts.formats
 
     def _general(
         self, text: bytes, position: int, newline: int
@@ -442,11 +550,7 @@ class Decoder:
         out.variant_id.append(id_text.decode() or ".")
         # htslib keeps an empty allele as ".".
         out.ref.append(ref_text.decode() or ".")
-        out.alt.append(
-            []
-            if alt_text == b"."
-            else [allele or "." for allele in alt_text.decode().split(",")]
-        )
+        out.alt.append(alt_text.decode())
         return True
 
     def _chrom_name(self, chrom: bytes) -> str | None:
@@ -547,6 +651,7 @@ class Decoder:
     ) -> None:
         """Hand htslib the lines not decoded here, in order."""
         bounds = line_start[1:] + [end]
+        out.row_of_line = list(out.row_of_line)
         for index, row in enumerate(out.row_of_line):
             if row >= 0 and not refused[row]:
                 continue

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -652,6 +653,85 @@ class TestTextDecoder:
         assert_same_blocks(path, block_size=5, **ALL_CONTIGS)
         taken, _ = decoded_rows(path)
         assert taken > 100
+
+
+def bulk_records(rng, num_samples: int, num_records: int) -> list[str]:
+    """Records the text decoder takes whole (FORMAT ``GT``, 3-byte calls)
+    with every kind of fixed column it takes: SNPs in either case, indels,
+    multi-allelic and ALT-less records, other contigs, empty IDs, and INFO
+    and FILTER names declared or not."""
+    records = []
+    for number in range(1, num_records + 1):
+        chrom = rng.choice(["1", "2", "X", "chrUn_1"], p=[0.4, 0.4, 0.1, 0.1])
+        ref, alt = rng.choice(list("ACGT"), size=2, replace=False)
+        shape = rng.random()
+        if shape < 0.05:
+            alt = f"{alt},{'C' if ref == 'A' else 'A'}"
+        elif shape < 0.1:
+            ref = ref + "T"
+        elif shape < 0.15:
+            ref, alt = ref.lower(), alt.lower()
+        elif shape < 0.18:
+            alt = rng.choice([".", "*", "<DEL>"])
+        records.append(
+            "\t".join(
+                [
+                    chrom,
+                    str(number),
+                    rng.choice([".", f"rs{number}", ""]),
+                    ref,
+                    alt,
+                    "50",
+                    rng.choice(["PASS", ".", "q10", "q10;lowDP"]),
+                    rng.choice([".", "AF=0.5", "AF=0.1;DB;NS=3", "XX=1"]),
+                    "GT",
+                    *rng.choice(FULL + MISSING_CALLS, num_samples),
+                ]
+            )
+        )
+    return records
+
+
+class TestDecodedInBulk:
+    """Lines whose fixed columns are parsed together and whose records are
+    passed over or kept together, against htslib."""
+
+    @pytest.mark.parametrize("block_size", [1, 7, 50, 4096])
+    @pytest.mark.parametrize("contigs", ["autosomes", "all"])
+    def test_same_blocks_as_htslib(self, tmp_path, monkeypatch, block_size, contigs):
+        rng = np.random.default_rng(SEED + block_size)
+        path = write_mixed(tmp_path / "bulk.vcf", bulk_records(rng, 5, 400), 5)
+
+        def one_at_a_time(*_args):
+            raise AssertionError("a line was parsed on its own")
+
+        # every line is taken in bulk (htslib still reads every line)
+        monkeypatch.setattr(vcftext.Decoder, "_fixed_each", one_at_a_time)
+        options = ALL_CONTIGS if contigs == "all" else {}
+        blocks = assert_same_blocks(path, block_size=block_size, **options)
+        dropped = Counter()
+        for block in blocks:
+            dropped.update(block.dropped)
+        assert {"not_snp", "multiallelic", "no_alt"} <= set(dropped)
+        assert ("contig" in dropped) == (contigs == "autosomes")
+        assert decoded_rows(path) == (400, 0)
+
+    @pytest.mark.parametrize(
+        "odd",
+        [
+            "AF=0.5;",  # ends in ";": an empty key
+            "1ab=3",  # a name htslib refuses
+            "DP=3",  # a FORMAT name as INFO key
+        ],
+    )
+    def test_one_odd_line_parses_the_lines_one_at_a_time(self, tmp_path, odd):
+        rng = np.random.default_rng(SEED)
+        records = bulk_records(rng, 3, 100)
+        fields = records[50].split("\t")
+        fields[7] = odd
+        records[50] = "\t".join(fields)
+        path = write_mixed(tmp_path / "odd.vcf", records, 3)
+        assert_same_blocks(path, block_size=7)
 
 
 class TestDamagedCompression:
