@@ -423,11 +423,21 @@ def _write_matrix(parts: list[PartResult], directory: Path) -> Any:
     SHA-256 state over its bytes."""
     stores = [part.store for part in parts]
     if isinstance(stores[0], dataset.MatrixWriter):  # written as read
-        for store in stores[1:]:  # span workers' blocks go after it
-            for block in store.iter_blocks():
-                stores[0].append(block)
-        stores[0].finish()
-        return dataset.matrix_digest(directory)
+        # span workers' blocks go after it: mapped when they fit the memory
+        # budget, and then written as the last group, hashed on the way
+        rest = stores[1:]
+        last: list[np.ndarray] = []
+        if (
+            sum(store.num_samples * store.num_variants for store in rest)
+            <= MEMORY_BYTES
+        ):
+            last = [block for store in rest for block in store.arrays()]
+        else:
+            for store in rest:
+                for block in store.iter_blocks():
+                    stores[0].append(block)
+        digest = stores[0].finish(last)
+        return dataset.matrix_digest(directory) if digest is None else digest
     path = directory / dataset.GENOTYPES
     digest = dataset.assemble_genotypes(stores, path, map_bytes=MEMORY_BYTES)
     return dataset.matrix_digest(directory) if digest is None else digest

@@ -51,7 +51,7 @@ SNIFF_BYTES = 16384
 SPAN_BYTES = 4 << 20
 # The extra compressed bytes of the first span, which the calling process
 # starts on at once while the others wait for a new process.
-SPAN_HEAD_START = 2 << 20
+SPAN_HEAD_START = 3 << 20
 _GT_ID = re.compile(r"[<,]ID=GT[,>]")
 _TYPE = re.compile(r"[<,]Type=([^,>]*)")
 # The empty block that ends every complete BGZF file (SAM specification 4.1.2).

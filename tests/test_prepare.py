@@ -183,22 +183,32 @@ class TestDataset:
 
     @pytest.mark.parametrize("capacity", [23, 24, 40, 10**6])
     @pytest.mark.parametrize("num_samples", [1, 5])
-    def test_matrix_written_as_read(self, tmp_path, capacity, num_samples):
+    @pytest.mark.parametrize("last", [0, 1, 3])
+    def test_matrix_written_as_read(self, tmp_path, capacity, num_samples, last):
         # A PLINK reader writes its blocks straight into the matrix file,
-        # laid out for capacity columns; finishing closes the gaps.
+        # laid out for capacity columns; finishing writes the last blocks
+        # given (a span worker's) and closes the gaps.
         rng = np.random.default_rng(3)
         matrix = rng.integers(-1, 3, size=(num_samples, 23)).astype(np.int8)
         path = tmp_path / "g.npy"
         writer = dataset.MatrixWriter(path, num_samples, capacity, group_bytes=30)
-        for start, stop in [(0, 4), (4, 4), (4, 12), (12, 23)]:
-            writer.append(matrix[:, start:stop])
+        blocks = [matrix[:, a:b] for a, b in [(0, 4), (4, 4), (4, 12), (12, 18)]]
+        blocks.append(matrix[:, 18:])
+        for block in blocks[: len(blocks) - last]:
+            writer.append(block)
+        digest = writer.finish(blocks[len(blocks) - last :])
         assert writer.num_variants == 23
-        writer.finish()
         writer.discard()  # finished: the file is the result
         loaded = np.load(path, mmap_mode="r")
         np.testing.assert_array_equal(loaded, matrix)
         assert path.stat().st_size == loaded.offset + matrix.size
         assert loaded.offset % 64 == 0
+        # with no gap to close, the file was hashed as it was finished
+        if capacity == 23:
+            expected = hashlib.sha256(path.read_bytes()).hexdigest()
+            assert digest.hexdigest() == expected
+        else:
+            assert digest is None
 
     def test_matrix_writer_refuses_more_than_planned(self, tmp_path):
         writer = dataset.MatrixWriter(tmp_path / "g.npy", 2, 3)
