@@ -30,9 +30,17 @@ from typing import Any
 
 import numpy as np
 from joblib import Parallel, delayed
-from joblib.executor import get_memmapping_executor
 
-from dietnet_cli import dataset, genome, outputs, plink, progress, provenance, vcf
+from dietnet_cli import (
+    dataset,
+    genome,
+    outputs,
+    plink,
+    progress,
+    provenance,
+    vcf,
+    workers,
+)
 from dietnet_cli.errors import InputError
 from dietnet_cli.labels import read_labels
 from dietnet_cli.variantfilter import (
@@ -589,11 +597,10 @@ def _read_vcf_spans(
     worker process; None when a variant is repeated across spans, which
     only a single reader drops exactly as it should (the parts are then
     discarded)."""
-    # The workers start, and read, while this process reads the first span;
-    # this is the process pool joblib.Parallel itself uses.
-    executor = get_memmapping_executor(len(spans) - 1)
+    # The workers start, and read, while this process reads the first span.
+    pool = workers.Workers(len(spans) - 1)
     others = [
-        executor.submit(
+        pool.submit(
             _read_vcf_part,
             input_path,
             samples,
@@ -621,16 +628,15 @@ def _read_vcf_spans(
             memory_bytes=MEMORY_BYTES,
             writer=writer,
             # a worker's error ends this read early; result() raises it
-            stop=lambda: any(
-                future.done() and future.exception() is not None for future in others
-            ),
+            stop=lambda: any(job.failed() for job in others),
             **read_options,
         )
-        parts = [first, *(future.result() for future in others)]
+        parts = [first, *(job.result() for job in others)]
+        pool.close()
     except BaseException:
         # Stop the workers now rather than let them read on into scratch
         # files about to be removed (their temporary files are in there).
-        executor.terminate(kill_workers=True)
+        pool.terminate()
         if first is not None:
             first.store.discard()
         raise

@@ -46,12 +46,13 @@ BLOCK_SIZE = 4096
 # Bytes read from a pipe to tell VCF text from BCF before handing it on.
 SNIFF_BYTES = 16384
 # Compressed bytes of records per process below which a bgzipped VCF is
-# read whole by one process rather than in spans by several: starting a
-# worker process costs about as much as decoding this much.
-SPAN_BYTES = 4 << 20
+# read whole by one process rather than in spans by several: below it, the
+# cost of a worker (starting, opening the file, sending its part back)
+# outweighs what it saves.
+SPAN_BYTES = 2 << 20
 # The extra compressed bytes of the first span, which the calling process
-# starts on at once while the others wait for a new process.
-SPAN_HEAD_START = 3 << 20
+# starts on at once while the others start.
+SPAN_HEAD_START = 1 << 20
 _GT_ID = re.compile(r"[<,]ID=GT[,>]")
 _TYPE = re.compile(r"[<,]Type=([^,>]*)")
 # The empty block that ends every complete BGZF file (SAM specification 4.1.2).
