@@ -65,13 +65,15 @@ def dietnet(args: argparse.Namespace, threads: int, name: str) -> list[str]:
 
 # Run in a fresh interpreter by ``stages``: prepare with its stages timed.
 STAGES = """
-import json, sys, time
+import functools, json, sys, time
 started = time.perf_counter()
 from pathlib import Path
 from dietnet_cli import dataset, prepare, vcf
 times = {"import dietnet_cli.prepare": (0.0, time.perf_counter() - started)}
 def timed(owner, name, label):
     function = getattr(owner, name)
+    # (named as the function, so that forked span workers can be sent it)
+    @functools.wraps(function)
     def wrapper(*args, **kwargs):
         begin = time.perf_counter()
         try:
