@@ -5,10 +5,17 @@ from __future__ import annotations
 from collections import Counter
 
 import numpy as np
+import pytest
 
 from dietnet_cli import dataset
 from dietnet_cli.genotypes import VariantBlock
-from dietnet_cli.variantfilter import Filters, PartResult, SeenVariants, keep
+from dietnet_cli.variantfilter import (
+    Filters,
+    PartResult,
+    SeenVariants,
+    column_counts,
+    keep,
+)
 
 
 def test_repeats_are_found_across_and_within_blocks(tmp_path):
@@ -82,3 +89,17 @@ def test_keys_of_two_readers_compare_once_renumbered(tmp_path):
     assert len(seen_in(first).seen & seen_in(second).seen) < 2
     described = sorted(SeenVariants.describe(key, numbers) for key in keys_one)
     assert described == ["1:10", "2:5", f"3:{far}"]
+
+
+class TestColumnCounts:
+    @pytest.mark.parametrize("num_samples", [1, 62, 63, 64, 200, 2504])
+    def test_against_a_direct_count(self, num_samples):
+        rng = np.random.default_rng(num_samples)
+        dosage = rng.integers(-1, 3, size=(num_samples, 37)).astype(np.int8)
+        dosage[:, 0] = 2  # sums far beyond int8
+        dosage[:, 1] = -1
+        missing, alt_count = column_counts(dosage)
+        np.testing.assert_array_equal(missing, (dosage < 0).sum(axis=0))
+        np.testing.assert_array_equal(alt_count, np.where(dosage > 0, dosage, 0).sum(0))
+        assert alt_count[0] == 2 * num_samples
+        assert missing[1] == num_samples
