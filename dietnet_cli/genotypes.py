@@ -72,6 +72,15 @@ def transpose_into(out: np.ndarray, source: np.ndarray) -> None:
             out[i : i + _TILE, j : j + _TILE] = source[j : j + _TILE, i : i + _TILE].T
 
 
+# Every (REF, ALT) of a biallelic SNP, in either case: the pairs for which
+# snp_problem(ref, [alt]) is None.
+SNP_PAIRS = frozenset(
+    (ref, alt)
+    for ref in BASES | {base.lower() for base in BASES}
+    for alt in BASES | {base.lower() for base in BASES}
+)
+
+
 def snp_problem(ref: str, alts: list[str]) -> str | None:
     """Why a record is not a biallelic SNP, or None when it is one.
 

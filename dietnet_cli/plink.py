@@ -22,6 +22,7 @@ from dietnet_cli import genome
 from dietnet_cli.errors import InputError
 from dietnet_cli.genotypes import (
     MISSING,
+    SNP_PAIRS,
     VariantBlock,
     empty_block,
     snp_problem,
@@ -95,8 +96,17 @@ def read_fileset(path: str | Path) -> PlinkFileset:
             "give every sample a unique IID."
         )
     bim_rows = _read_table(bim, min_columns=6)
+    # columns as tuples, in one C-level pass when every row has six
+    width = {len(row) for row in bim_rows}
+    columns = (
+        list(zip(*bim_rows, strict=True))
+        if len(width) == 1
+        else [tuple(row[i] for row in bim_rows) for i in range(6)]
+    )
+    if not bim_rows:
+        columns = [()] * 6
     try:
-        position = np.array([int(row[3]) for row in bim_rows], dtype=np.int64)
+        position = np.array(list(map(int, columns[3])), dtype=np.int64)
     except ValueError:
         raise InputError(
             f"PLINK file {bim} has a non-numeric position in column 4; fix the "
@@ -118,18 +128,18 @@ def read_fileset(path: str | Path) -> PlinkFileset:
         bim=bim,
         fam=fam,
         sample_id=sample_id,
-        chrom=tuple(row[0] for row in bim_rows),
+        chrom=tuple(columns[0]),
         position=position,
-        variant_id=tuple(row[1] for row in bim_rows),
-        allele_1=tuple(row[4].upper() for row in bim_rows),
-        allele_2=tuple(row[5].upper() for row in bim_rows),
+        variant_id=tuple(columns[1]),
+        allele_1=tuple(map(str.upper, columns[4])),
+        allele_2=tuple(map(str.upper, columns[5])),
     )
 
 
 def _read_table(path: Path, *, min_columns: int) -> list[list[str]]:
     try:
         with open(path) as handle:
-            rows = [line.split() for line in handle if line.strip()]
+            rows = [row for row in map(str.split, handle) if row]
     except (OSError, UnicodeDecodeError) as error:
         raise InputError(f"Cannot read PLINK file {path}: {error}.") from None
     short = next((n for n, row in enumerate(rows, 1) if len(row) < min_columns), 0)
@@ -163,17 +173,21 @@ def iter_blocks(
     keep = np.ones(fileset.num_variants, dtype=bool)
     if variant_mask is not None:
         keep &= variant_mask
-    reasons: list[str | None] = [None] * fileset.num_variants
-    contig_ok: dict[str, bool] = {}
-    for index in np.flatnonzero(keep):
-        chrom = fileset.chrom[index]
-        ok = contig_ok.get(chrom)
-        if ok is None:
-            ok = contig_ok[chrom] = keep_contig(chrom)
-        if not ok:
-            reasons[index] = "contig"
-            continue
-        reasons[index] = snp_problem(fileset.allele_2[index], [fileset.allele_1[index]])
+    contig_ok = {chrom: keep_contig(chrom) for chrom in set(fileset.chrom)}
+    on_contig = np.fromiter(
+        map(contig_ok.__getitem__, fileset.chrom), bool, fileset.num_variants
+    )
+    pairs = zip(fileset.allele_2, fileset.allele_1, strict=True)
+    snp = np.fromiter(map(SNP_PAIRS.__contains__, pairs), bool, fileset.num_variants)
+    chosen_mask = keep & on_contig & snp
+    # the records considered and passed over, in order, and why
+    passed = np.flatnonzero(keep & ~chosen_mask)
+    reasons = [
+        "contig"
+        if not on_contig[index]
+        else snp_problem(fileset.allele_2[index], [fileset.allele_1[index]])
+        for index in passed.tolist()
+    ]
 
     # bed-reader pulls in scipy; import it only when a .bed is read.
     from bed_reader import open_bed
@@ -196,11 +210,9 @@ def iter_blocks(
     try:
         for start in range(0, fileset.num_variants, block_size):
             stop = min(start + block_size, fileset.num_variants)
-            window = np.arange(start, stop)
-            dropped = Counter(
-                reasons[i] for i in window if keep[i] and reasons[i] is not None
-            )
-            chosen = window[[keep[i] and reasons[i] is None for i in window]]
+            chosen = start + np.flatnonzero(chosen_mask[start:stop])
+            first, last = np.searchsorted(passed, [start, stop])
+            dropped = Counter(reasons[first:last])
             if len(chosen) == 0:
                 if dropped:
                     yield empty_block(

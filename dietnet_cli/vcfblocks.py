@@ -23,8 +23,8 @@ import numpy as np
 from dietnet_cli import vcftext
 from dietnet_cli.errors import InputError
 from dietnet_cli.genotypes import (
-    BASES,
     MISSING,
+    SNP_PAIRS,
     VariantBlock,
     snp_problem,
     transpose_into,
@@ -33,12 +33,6 @@ from dietnet_cli.genotypes import (
 # The shape cyvcf2 gives a diploid record's calls: two alleles and the
 # phase flag per sample. Decoded dosage rows stand for records of this shape.
 _DIPLOID_COLUMNS = 3
-# (REF, ALT) of every biallelic SNP, as written in either case.
-_SNP_PAIRS = frozenset(
-    (ref, alt)
-    for ref in BASES | {base.lower() for base in BASES}
-    for alt in BASES | {base.lower() for base in BASES}
-)
 
 
 class BlockBuilder:
@@ -147,7 +141,7 @@ class BlockBuilder:
         contig_ok = self._contig_ok
         for chrom in set(chroms).difference(contig_ok):
             contig_ok[chrom] = self._keep_contig(chrom)
-        snp = list(map(_SNP_PAIRS.__contains__, zip(refs, alts, strict=True)))
+        snp = list(map(SNP_PAIRS.__contains__, zip(refs, alts, strict=True)))
         kept: Sequence[int] = range(len(chroms))
         # (row, reason) of the records passed over, in order
         passed: list[tuple[int, str]] = []

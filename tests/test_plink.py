@@ -96,6 +96,40 @@ class TestRecordsPassedOver:
         assert dropped == {"not_snp": 2, "no_alt": 1}
         np.testing.assert_array_equal(all_contigs[:, :2], cohort.dosage[:, 2:4])
 
+    @pytest.mark.parametrize("block_size", [1, 2, 3, 8192])
+    def test_counted_in_the_block_of_their_window(self, tmp_path, cohort, block_size):
+        bed = write_bed(tmp_path / "cohort", cohort)
+        bim = tmp_path / "cohort.bim"
+        rows = [line.split("\t") for line in bim.read_text().splitlines()]
+        odd = {1: "not_snp", 4: "contig", 5: "not_snp", 9: "contig"}
+        for index, reason in odd.items():
+            if reason == "contig":
+                rows[index][0] = "X"
+            else:
+                rows[index][4:6] = ["AT", "A"]
+        bim.write_text("".join("\t".join(row) + "\n" for row in rows))
+        mask = np.ones(cohort.num_variants, bool)
+        mask[5] = False  # outside the region: not counted at all
+        fileset = plink.read_fileset(bed)
+        blocks = list(
+            plink.iter_blocks(fileset, variant_mask=mask, block_size=block_size)
+        )
+        # a block covers block_size records of the file, kept or not
+        windows = range(0, cohort.num_variants, block_size)
+        expected = [
+            Counter(
+                reason
+                for index, reason in odd.items()
+                if start <= index < start + block_size and mask[index]
+            )
+            for start in windows
+        ]
+        assert [block.dropped for block in blocks] == [
+            counts
+            for start, counts in zip(windows, expected, strict=True)
+            if counts or any(mask[start : start + block_size])
+        ]
+
 
 class TestBadFilesets:
     @pytest.mark.parametrize("part", [".bim", ".fam", ".bed"])
