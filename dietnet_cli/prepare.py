@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from joblib import Parallel, delayed
 
 from dietnet_cli import (
     dataset,
@@ -403,6 +402,9 @@ def _read_vcf_regions(
     threads: int,
     read_options: dict,
 ) -> list[PartResult]:
+    # joblib takes about 60 ms to import, and only region reads need it.
+    from joblib import Parallel, delayed
+
     options = dict(read_options, show_progress=False)
     jobs = (
         delayed(_read_vcf_part)(

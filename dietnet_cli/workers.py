@@ -18,8 +18,6 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from joblib.executor import get_memmapping_executor
-
 
 class Job:
     """One call running in a worker."""
@@ -50,6 +48,9 @@ class Workers:
         if sys.platform.startswith("linux"):
             self._pool = multiprocessing.get_context("fork").Pool(count)
         else:
+            # (imported here: joblib takes about 60 ms to import)
+            from joblib.executor import get_memmapping_executor
+
             self._executor = get_memmapping_executor(count)
 
     def submit(self, function: Callable, *args: Any, **kwargs: Any) -> Job:
