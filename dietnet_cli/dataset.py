@@ -28,7 +28,7 @@ import logging
 import mmap
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -359,7 +359,14 @@ class BlockStore:
     the scratch file ``path``, and so does every later block.
     """
 
-    def __init__(self, path: Path, num_samples: int, memory_bytes: int = 0) -> None:
+    def __init__(
+        self,
+        path: Path,
+        num_samples: int,
+        memory_bytes: int = 0,
+        *,
+        announce: bool = False,
+    ) -> None:
         self.path = Path(path)
         self.num_samples = num_samples
         self.memory_bytes = memory_bytes
@@ -368,6 +375,13 @@ class BlockStore:
         self._held = 0
         self._handle = None
         self._spilled = False
+        # With announce, each block written to the scratch file is then
+        # announced by its width in a second file (see BlockReader).
+        self._announce = (
+            os.open(widths_path(self.path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+            if announce
+            else None
+        )
 
     def append(self, dosage: np.ndarray) -> None:
         """Store a (num_samples, width) int8 block; it must not change later."""
@@ -392,18 +406,25 @@ class BlockStore:
                 # blocks' memory would stay in the process to its end.
                 allocator.release_freed_memory()
         block.tofile(self._handle)
+        if self._announce is not None:
+            self._handle.flush()
+            os.write(self._announce, block.shape[1].to_bytes(8, "little"))
 
     def close(self) -> None:
         # Dropping the handle lets a worker process send the store back.
         if self._handle is not None:
             self._handle.close()
             self._handle = None
+        if self._announce is not None:
+            os.close(self._announce)
+            self._announce = None
 
     def discard(self) -> None:
         """Drop the blocks and the scratch file."""
         self.close()
         self.blocks, self._held = [], 0
         self.path.unlink(missing_ok=True)
+        widths_path(self.path).unlink(missing_ok=True)
 
     @property
     def in_memory(self) -> bool:
@@ -428,17 +449,74 @@ class BlockStore:
             at += size
         return blocks
 
-    def iter_blocks(self) -> Iterator[np.ndarray]:
-        """The blocks in order, each (num_samples, width) int8."""
+    def iter_blocks(self, start: int = 0) -> Iterator[np.ndarray]:
+        """The blocks in order from block ``start`` on, each (num_samples,
+        width) int8."""
         if self.in_memory:
-            yield from self.blocks
+            yield from self.blocks[start:]
+            return
+        if start >= len(self.widths):
             return
         with open(self.path, "rb") as handle:
-            for width in self.widths:
+            handle.seek(self.num_samples * sum(self.widths[:start]))
+            for width in self.widths[start:]:
                 block = np.fromfile(
                     handle, dtype=np.int8, count=self.num_samples * width
                 )
                 yield block.reshape(self.num_samples, width)
+
+
+def widths_path(path: Path) -> Path:
+    """Where a :class:`BlockStore` at ``path`` announces its blocks."""
+    return Path(path).with_name(Path(path).name + ".widths")
+
+
+class BlockReader:
+    """The blocks of a :class:`BlockStore` that another process is still
+    writing with ``announce``: each block as soon as its width is announced
+    (the block's bytes are then all written), mapped read-only."""
+
+    def __init__(self, path: Path, num_samples: int) -> None:
+        self.path = Path(path)
+        self.num_samples = num_samples
+        self.count = 0  # blocks read so far
+        self._at = 0  # their bytes in the scratch file
+        self._widths_at = 0
+
+    def new_blocks(self) -> list[np.ndarray]:
+        """The blocks announced since the last call."""
+        try:
+            with open(widths_path(self.path), "rb") as handle:
+                handle.seek(self._widths_at)
+                data = handle.read()
+        except FileNotFoundError:
+            return []
+        data = data[: len(data) // 8 * 8]
+        if not data:
+            return []
+        self._widths_at += len(data)
+        widths = np.frombuffer(data, dtype="<i8").tolist()
+        size = self.num_samples * sum(widths)
+        start = self._at - self._at % mmap.ALLOCATIONGRANULARITY
+        with open(self.path, "rb") as handle:
+            flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
+            mapped = mmap.mmap(
+                handle.fileno(),
+                self._at + size - start,
+                flags=flags,
+                prot=mmap.PROT_READ,
+                offset=start,
+            )
+        flat = np.frombuffer(mapped, dtype=np.int8, offset=self._at - start)
+        blocks = []
+        at = 0
+        for width in widths:
+            count = self.num_samples * width
+            blocks.append(flat[at : at + count].reshape(self.num_samples, width))
+            at += count
+        self._at += size
+        self.count += len(widths)
+        return blocks
 
 
 class MatrixFullError(ValueError):
@@ -490,18 +568,14 @@ class MatrixWriter:
         width = dosage.shape[1]
         if width == 0:
             return
-        self._hold(dosage)
-        if self._pending_bytes >= self.group_bytes:
-            self._flush()
-
-    def _hold(self, dosage: np.ndarray) -> None:
-        width = dosage.shape[1]
         if self.num_variants + width > self.capacity:
             raise MatrixFullError(f"More than the {self.capacity} variants planned.")
         block = np.ascontiguousarray(dosage, dtype=np.int8)
         self._pending.append(block)
         self._pending_bytes += block.nbytes
         self.widths.append(width)
+        if self._pending_bytes >= self.group_bytes:
+            self._flush()
 
     def _flush(self) -> None:
         """Write the pending blocks, each row's share with one ``pwrite``."""
@@ -519,25 +593,12 @@ class MatrixWriter:
         """Write what is pending; the file stays open until :meth:`finish`."""
         self._flush()
 
-    def finish(self, last: Sequence[np.ndarray] = ()) -> Any:
-        """Write ``last`` after the other blocks, as one group (blocks that
-        take no new memory: mapped, or held already), close the gaps of
-        unused columns and give the file its shape.
-
-        Returns the SHA-256 state over the file's bytes (for
-        :func:`dataset_checksum`) when no gap was left: the file is then
-        hashed while the last group is written. Otherwise None.
-        """
-        for block in last:
-            if block.shape[1]:
-                self._hold(block)
+    def finish(self) -> None:
+        """Close the gaps of unused columns and give the file its shape."""
+        self._flush()
         total = self.num_variants
         descriptor = self._descriptor
-        digest = None
-        if total == self.capacity:
-            digest = self._flush_hashing()
-        else:
-            self._flush()
+        if total < self.capacity:
             header = self._header(total)
             for row in range(1, self.num_samples):
                 source = self._offset + row * self.capacity
@@ -550,32 +611,6 @@ class MatrixWriter:
         os.close(descriptor)
         self._descriptor = None
         self._finished = True
-        return digest
-
-    def _flush_hashing(self) -> Any:
-        """:meth:`_flush` while a thread hashes the file row by row: each
-        row's columns written before, read back, then the pending blocks'
-        share of it (hashlib and the system calls let go of the GIL)."""
-        descriptor, written = self._descriptor, self._written
-        digest = hashlib.sha256(os.pread(descriptor, self._offset, 0))
-        pending = list(self._pending)
-
-        def hash_rows() -> None:
-            for row in range(self.num_samples):
-                if written:
-                    where = self._offset + row * self.capacity
-                    data = os.pread(descriptor, written, where)
-                    if len(data) != written:
-                        raise OSError(f"Short read of {self.path} at byte {where}.")
-                    digest.update(data)
-                for block in pending:
-                    digest.update(block[row])
-
-        with ThreadPoolExecutor(max_workers=1) as hasher:
-            hashed = hasher.submit(hash_rows)
-            self._flush()
-            hashed.result()
-        return digest
 
     def _header(self, total: int) -> bytes:
         """The .npy header of (num_samples, total) int8: as long as the one
@@ -722,17 +757,36 @@ def _write_columns(
     column after them.
 
     Each sample's part of the group is one contiguous run of the file, so it
-    is written with one ``pwritev`` of the blocks' rows, straight from the
-    blocks: faster than assigning through a memory map, which faults in
-    every page it touches, or than joining the blocks first.
+    is written with ``pwritev`` straight from the blocks' rows (as few calls
+    as the system's limit on buffers per call allows): faster than
+    assigning through a memory map, which faults in every page it touches,
+    or than joining the blocks first.
     """
     blocks = [np.ascontiguousarray(block, dtype=np.int8) for block in blocks]
-    width = sum(block.shape[1] for block in blocks)
     for row in range(blocks[0].shape[0]):
-        where = offset + row * total + column
-        parts = [block[row] for block in blocks]
-        written = os.pwritev(descriptor, parts, where) if len(parts) > 1 else 0
-        if written < width:  # one block, or a short write
-            rest = np.concatenate(parts)[written:] if len(parts) > 1 else parts[0]
-            _pwrite_all(descriptor, memoryview(rest), where + written)
-    return column + width
+        _pwritev_all(
+            descriptor,
+            [block[row] for block in blocks],
+            offset + row * total + column,
+        )
+    return column + sum(block.shape[1] for block in blocks)
+
+
+def _pwritev_all(descriptor: int, parts: list[np.ndarray], where: int) -> None:
+    """Write ``parts`` one after another from byte ``where`` on, however many
+    ``pwritev`` calls it takes."""
+    at = 0
+    while at < len(parts):
+        batch = parts[at : at + _IOV_MAX]
+        size = sum(part.nbytes for part in batch)
+        written = os.pwritev(descriptor, batch, where)
+        if written < size:  # a short write: the rest of the batch joined
+            rest = memoryview(np.concatenate(batch)).cast("B")[written:]
+            _pwrite_all(descriptor, rest, where + written)
+        where += size
+        at += len(batch)
+
+
+# Buffers one pwritev may take (IOV_MAX: 1,024 on Linux; 16, the least
+# POSIX allows, where the system does not say).
+_IOV_MAX = max(os.sysconf("SC_IOV_MAX") if hasattr(os, "sysconf") else -1, 0) or 16

@@ -42,6 +42,12 @@ def is_autosome(name: str) -> bool:
     return normalize_contig(name) in AUTOSOMES
 
 
+def any_contig(name: str) -> bool:
+    """True for every contig (``--all-contigs``; a named function, so that
+    it can be sent to worker processes)."""
+    return True
+
+
 def canonical_build(text: str) -> str | None:
     """Map a build name such as ``hg19`` or ``GRCh38.p14`` to GRCh37/GRCh38."""
     lowered = text.strip().lower()

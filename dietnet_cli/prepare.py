@@ -16,6 +16,7 @@ inflate it.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -37,8 +38,8 @@ from dietnet_cli import (
     plink,
     progress,
     provenance,
+    spans,
     vcf,
-    workers,
 )
 from dietnet_cli.errors import InputError
 from dietnet_cli.labels import read_labels
@@ -106,7 +107,7 @@ def prepare(
         labels_path, label_column=label_column, group_column=group_column
     )
     variant_list = read_variant_list(filters.variants_file)
-    keep_contig = (lambda name: True) if filters.all_contigs else genome.is_autosome
+    keep_contig = genome.any_contig if filters.all_contigs else genome.is_autosome
 
     # Open the input and find the samples it shares with the label file.
     is_plink = plink.is_plink(input_path)
@@ -190,7 +191,7 @@ def prepare(
         try:
             dropped = sum((part.dropped for part in parts), Counter())
             num_read = sum(part.num_read for part in parts)
-            num_kept = sum(part.store.num_variants for part in parts)
+            num_kept = spans.num_kept(parts)
             if num_kept == 0:
                 raise InputError(
                     f"No variant of {input_path} is left after filtering "
@@ -433,21 +434,13 @@ def _write_matrix(parts: list[PartResult], directory: Path) -> Any:
     SHA-256 state over its bytes."""
     stores = [part.store for part in parts]
     if isinstance(stores[0], dataset.MatrixWriter):  # written as read
-        # span workers' blocks go after it: mapped when they fit the memory
-        # budget, and then written as the last group, hashed on the way
-        rest = stores[1:]
-        last: list[np.ndarray] = []
-        if (
-            sum(store.num_samples * store.num_variants for store in rest)
-            <= MEMORY_BYTES
-        ):
-            last = [block for store in rest for block in store.arrays()]
-        else:
-            for store in rest:
-                for block in store.iter_blocks():
-                    stores[0].append(block)
-        digest = stores[0].finish(last)
-        return dataset.matrix_digest(directory) if digest is None else digest
+        # span workers' blocks go after it, less those already written as
+        # the workers read them (see _stream_blocks)
+        for part in parts[1:]:
+            for block in part.store.iter_blocks(part.streamed):
+                stores[0].append(block)
+        stores[0].finish()
+        return dataset.matrix_digest(directory)
     path = directory / dataset.GENOTYPES
     digest = dataset.assemble_genotypes(stores, path, map_bytes=MEMORY_BYTES)
     return dataset.matrix_digest(directory) if digest is None else digest
@@ -531,18 +524,21 @@ def _read_vcf_text(
     """Read a VCF/BCF input in spans or whole; ``writer`` is the matrix path
     and capacity for the first part's :class:`dataset.MatrixWriter`."""
     if stdin_reader is None:  # (--regions was read by regions)
-        spans = vcf.text_spans(input_path, threads)
+        planned = vcf.text_spans(input_path, threads)
+        read_part = functools.partial(
+            _read_vcf_part, input_path, samples, num_samples, None, None
+        )
         parts = (
-            _read_vcf_spans(
-                input_path,
-                samples,
-                num_samples,
-                spans,
+            spans.read_spans(
+                read_part,
+                planned,
                 scratch_dir,
                 read_options,
-                writer,
+                memory_bytes=MEMORY_BYTES,
+                writer=writer,
+                display=input_path,
             )
-            if spans
+            if planned
             else None
         )
         if parts is not None:
@@ -586,91 +582,6 @@ def _matrix_writer(
         return None
 
 
-def _read_vcf_spans(
-    input_path: str,
-    samples: list[str] | None,
-    num_samples: int,
-    spans: list[tuple[int, int | None]],
-    scratch_dir: Path,
-    read_options: dict,
-    writer: tuple[Path, int] | None = None,
-) -> list[PartResult] | None:
-    """Read the first span of a bgzipped VCF here and each other one in a
-    worker process; None when a variant is repeated across spans, which
-    only a single reader drops exactly as it should (the parts are then
-    discarded)."""
-    # The workers start, and read, while this process reads the first span.
-    pool = workers.Workers(len(spans) - 1)
-    others = [
-        pool.submit(
-            _read_vcf_part,
-            input_path,
-            samples,
-            num_samples,
-            None,
-            None,
-            scratch_dir / f"span-{index}",
-            span=span,
-            keep_seen=True,
-            **dict(read_options, show_progress=False),
-        )
-        for index, span in enumerate(spans[1:], start=1)
-    ]
-    first = None
-    try:
-        first = _read_vcf_part(
-            input_path,
-            samples,
-            num_samples,
-            None,
-            None,
-            scratch_dir / "span-0",
-            span=spans[0],
-            keep_seen=True,
-            memory_bytes=MEMORY_BYTES,
-            writer=writer,
-            # a worker's error ends this read early; result() raises it
-            stop=lambda: any(job.failed() for job in others),
-            **read_options,
-        )
-        parts = [first, *(job.result() for job in others)]
-        pool.close()
-    except BaseException:
-        # Stop the workers now rather than let them read on into scratch
-        # files about to be removed (their temporary files are in there).
-        pool.terminate()
-        if first is not None:
-            first.store.discard()
-        raise
-    kept: set = set()
-    numbers: dict[str, int] = {}
-    for part in parts:
-        keys = part.seen.renumbered(numbers)
-        repeated = next(iter(kept & keys), None)
-        if repeated is not None:
-            logger.warning(
-                "Variant %s of %s is repeated in two parts of the file, which is "
-                "therefore read again by one process (twice the time); drop the "
-                "repeats first (bcftools norm --rm-dup exact) to avoid that.",
-                SeenVariants.describe(repeated, numbers),
-                input_path,
-            )
-            for each in parts:
-                each.store.discard()
-            return None
-        kept |= keys
-        part.seen = None
-    if isinstance(first.store, dataset.MatrixWriter) and (
-        sum(part.store.num_variants for part in parts) > first.store.capacity
-    ):
-        for part in parts:
-            part.store.discard()
-        raise dataset.MatrixFullError(
-            f"More than the {first.store.capacity} variants planned."
-        )
-    return parts
-
-
 def _read_vcf_part(
     input_path: str,
     samples: list[str] | None,
@@ -690,6 +601,7 @@ def _read_vcf_part(
     keep_seen: bool = False,
     stop: Callable[[], bool] | None = None,
     writer: tuple[Path, int] | None = None,
+    announce: bool = False,
 ) -> PartResult:
     """Read one part of a VCF/BCF input into a block store at
     ``store_path``, or straight into a matrix file when ``writer`` gives
@@ -709,7 +621,9 @@ def _read_vcf_part(
         None if writer is None else _matrix_writer(writer[0], num_samples, writer[1])
     )
     if store is None:
-        store = dataset.BlockStore(store_path, num_samples, memory_bytes)
+        store = dataset.BlockStore(
+            store_path, num_samples, memory_bytes, announce=announce
+        )
     return _consume(
         blocks, store, filters, variant_list, show_progress, keep_seen, stop
     )

@@ -51,6 +51,9 @@ class PartResult:
     # The variants kept, for a check of repeats across parts; only when the
     # reader was asked to keep them.
     seen: SeenVariants | None = None
+    # Blocks of this part already written after another part's, into that
+    # part's matrix (a span worker's, as it read them).
+    streamed: int = 0
 
 
 @dataclass(frozen=True)

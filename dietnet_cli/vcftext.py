@@ -151,7 +151,10 @@ def _info_keys(infos: list[str]) -> set[str]:
     """The keys of INFO columns other than ``.``, as :meth:`Decoder._info_ok`
     finds them (a column ending in ``;`` adds an empty key)."""
     text = ";".join(filter(".".__ne__, infos))
-    return set(_INFO_KEY_TEXT.findall(text)) if text else set()
+    keys = set(_INFO_KEY_TEXT.findall(text)) if text else set()
+    if "" in infos:  # an empty column, whose only key is empty
+        keys.add("")
+    return keys
 
 
 def _rows_by_key(keys: list) -> dict:

@@ -1,52 +1,72 @@
 """Worker processes that read spans of a file beside the calling process.
 
-On Linux the workers are forked children (:mod:`multiprocessing`'s pool
-with the ``fork`` start method): they start within milliseconds with
+On Linux the workers are forked children (a ``concurrent.futures`` process
+pool with the ``fork`` start method): they start within milliseconds with
 dietnet's modules already imported, where a fresh interpreter, as joblib's
 loky pool starts, takes about half a second to import numpy and cyvcf2
 (see benchmarks/RESULTS.md). Elsewhere (where forking a process that has
 loaded system frameworks is unsafe, or impossible) they come from joblib's
-loky pool. The pool must be made before the calling process starts any
-thread of its own, so that no lock is held by a thread the children do
-not have.
+loky pool. Either way a worker that dies (killed for memory, say) makes its
+call raise rather than hang. The pool must be made before the calling
+process starts any thread of its own, so that no lock is held by a thread
+the children do not have; arguments are pickled with plain ``pickle`` (no
+lambdas).
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import signal
 import sys
 from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
 
 class Job:
     """One call running in a worker."""
 
-    def __init__(self, handle: Any) -> None:
-        # a multiprocessing AsyncResult, or a concurrent.futures Future
-        self._handle = handle
+    def __init__(self, future: Future) -> None:
+        self._future = future
+
+    def done(self) -> bool:
+        """True once the call has ended, one way or the other."""
+        return self._future.done()
 
     def failed(self) -> bool:
         """True once the call has ended with an exception."""
-        handle = self._handle
-        if hasattr(handle, "successful"):
-            return handle.ready() and not handle.successful()
-        return handle.done() and handle.exception() is not None
+        return self._future.done() and self._future.exception() is not None
 
     def result(self) -> Any:
         """Wait for the call's value; raise its exception if it failed."""
-        handle = self._handle
-        return handle.get() if hasattr(handle, "successful") else handle.result()
+        return self._future.result()
+
+
+def _ignore_interrupts() -> None:
+    # Ctrl-C reaches the whole process group; the calling process stops
+    # the workers itself, and they have nothing to say about it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 class Workers:
-    """A pool of ``count`` worker processes, forked where possible."""
+    """A pool of ``count`` worker processes.
 
-    def __init__(self, count: int) -> None:
-        self._pool = None
-        self._executor = None
-        if sys.platform.startswith("linux"):
-            self._pool = multiprocessing.get_context("fork").Pool(count)
+    ``fork`` chooses forked workers (True) or joblib's loky pool (False);
+    by default, forked on Linux.
+    """
+
+    def __init__(self, count: int, *, fork: bool | None = None) -> None:
+        if fork is None:
+            fork = sys.platform.startswith("linux")
+        self.forked = fork
+        if fork:
+            # With fork, the pool starts its processes before its own
+            # manager thread.
+            self._executor = ProcessPoolExecutor(
+                count,
+                mp_context=multiprocessing.get_context("fork"),
+                initializer=_ignore_interrupts,
+            )
         else:
             # (imported here: joblib takes about 60 ms to import)
             from joblib.executor import get_memmapping_executor
@@ -55,20 +75,24 @@ class Workers:
 
     def submit(self, function: Callable, *args: Any, **kwargs: Any) -> Job:
         """Start ``function(*args, **kwargs)`` in a worker."""
-        if self._pool is not None:
-            return Job(self._pool.apply_async(function, args, kwargs))
         return Job(self._executor.submit(function, *args, **kwargs))
 
     def close(self) -> None:
         """Let the workers exit once their calls are done."""
-        if self._pool is not None:
-            self._pool.close()
-            self._pool.join()
+        if self.forked:
+            self._executor.shutdown(wait=True)
 
     def terminate(self) -> None:
         """Stop the workers now, calls running or not."""
-        if self._pool is not None:
-            self._pool.terminate()
-            self._pool.join()
-        else:
+        if not self.forked:
             self._executor.terminate(kill_workers=True)
+            return
+        executor = self._executor
+        if hasattr(executor, "kill_workers"):  # Python 3.14
+            executor.kill_workers()
+        else:
+            # the pool's own table of its processes (concurrent.futures
+            # offers no public way to stop a running call before 3.14)
+            for process in list((executor._processes or {}).values()):
+                process.kill()
+        executor.shutdown(wait=True, cancel_futures=True)

@@ -716,6 +716,44 @@ class TestDecodedInBulk:
         assert ("contig" in dropped) == (contigs == "autosomes")
         assert decoded_rows(path) == (400, 0)
 
+    @pytest.mark.parametrize("seed", range(3))
+    def test_fixed_columns_together_as_one_at_a_time(self, seed):
+        # Where the lines of a chunk are parsed together, each line is
+        # parsed as it would be on its own (else they all are, on their own).
+        facts = vcftext.HeaderFacts(
+            num_samples=1,
+            columns=None,
+            contigs=frozenset({"1", "chr2"}),
+            filters=frozenset({"PASS", "q10"}),
+            infos=frozenset({"AF", "DB"}),
+            formats={"GT": "String", "DP": "Integer"},
+        )
+        rng = np.random.default_rng(SEED + seed)
+        values = [
+            ["1", "chr2", "X", "1 2", "a.b", "-x", "", "1\x01"],
+            ["1", "42", "007", "", "x", "1e3", "-5", "9" * 19],
+            [".", "rs1", "", "a;b", "é"],
+            ["A", "c", "", "AT", "N"],
+            ["G", "t", ".", "", "A,C", "<DEL>", "*", "A,"],
+            [".", "30", "abc"],
+            ["PASS", ".", "q10", "q10;new", "1bad", "DP", "x;"],
+            [".", "", "AF=0.1", "DB", "AF=1;", "DP=3", "NEW=1", "1x=2", ";", "é=1"],
+        ]
+        for _ in range(400):
+            heads = [
+                "\t".join(rng.choice(column) for column in values).encode()
+                for _ in range(rng.integers(1, 5))
+            ]
+            together = vcftext.DecodedLines(row_of_line=[], fallback=[])
+            alone = vcftext.DecodedLines(row_of_line=[], fallback=[])
+            taken = vcftext.Decoder(facts)._fixed_columns(heads, together)
+            each = vcftext.Decoder(facts)._fixed_each(heads, alone)
+            assert taken is None or taken == each
+            if taken is None:
+                assert all(each), heads
+            for name in ("chrom", "position", "variant_id", "ref", "alt"):
+                assert getattr(together, name) == getattr(alone, name), heads
+
     @pytest.mark.parametrize(
         "odd",
         [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 
@@ -10,6 +11,15 @@ import pytest
 
 from dietnet_cli import workers
 from dietnet_cli.errors import InputError
+
+FORK = pytest.param(
+    True,
+    id="fork",
+    marks=pytest.mark.skipif(
+        not sys.platform.startswith("linux"), reason="forked workers are for Linux"
+    ),
+)
+POOLS = [FORK, pytest.param(False, id="loky")]
 
 
 def add(a: int, b: int = 0) -> tuple[int, int]:
@@ -24,24 +34,33 @@ def sleep(seconds: float) -> None:
     time.sleep(seconds)
 
 
+def die() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def interrupted() -> bool:
+    """Whether a Ctrl-C sent to this worker stops it (it should not)."""
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(0.2)
+    return False
+
+
 def wait_for(job: workers.Job, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
-    while not job.failed():
-        assert time.monotonic() < deadline, "the job did not fail"
+    while not job.done():
+        assert time.monotonic() < deadline, "the job did not end"
         time.sleep(0.01)
 
 
-@pytest.fixture(params=["linux", "other"])
-def platform(request, monkeypatch):
-    if not sys.platform.startswith("linux"):
-        pytest.skip("forked workers are for Linux")
-    monkeypatch.setattr(workers.sys, "platform", request.param)
-    return request.param
-
-
 class TestWorkers:
-    def test_calls_run_in_other_processes(self, platform):
-        pool = workers.Workers(2)
+    def test_forked_on_linux(self):
+        pool = workers.Workers(1)
+        assert pool.forked == sys.platform.startswith("linux")
+        pool.close()
+
+    @pytest.mark.parametrize("fork", POOLS)
+    def test_calls_run_in_other_processes(self, fork):
+        pool = workers.Workers(2, fork=fork)
         jobs = [pool.submit(add, number, b=10) for number in range(3)]
         results = [job.result() for job in jobs]
         pool.close()
@@ -49,23 +68,40 @@ class TestWorkers:
         assert os.getpid() not in {pid for _, pid in results}
         assert not any(job.failed() for job in jobs)
 
-    def test_forked_on_linux(self, platform):
-        pool = workers.Workers(1)
-        assert (pool._pool is not None) == (platform == "linux")
-        pool.terminate()
-
-    def test_failure_is_seen_and_raised(self, platform):
-        pool = workers.Workers(1)
+    @pytest.mark.parametrize("fork", POOLS)
+    def test_failure_is_seen_and_raised(self, fork):
+        pool = workers.Workers(1, fork=fork)
         job = pool.submit(refuse, "in.vcf.gz")
         wait_for(job)
+        assert job.failed()
         with pytest.raises(InputError, match=r"Input file in\.vcf\.gz is damaged"):
             job.result()
         pool.terminate()
 
-    def test_terminate_stops_a_running_call(self, platform):
-        pool = workers.Workers(1)
+    @pytest.mark.parametrize("fork", POOLS)
+    def test_a_killed_worker_fails_its_call(self, fork):
+        # (as the kernel's out-of-memory killer would): no hang
+        pool = workers.Workers(1, fork=fork)
+        job = pool.submit(die)
+        wait_for(job)
+        assert job.failed()
+        with pytest.raises(Exception):  # noqa: B017, PT011 (the pool's own kind)
+            job.result()
+        pool.terminate()
+
+    @pytest.mark.parametrize("fork", POOLS)
+    def test_terminate_stops_a_running_call(self, fork):
+        pool = workers.Workers(1, fork=fork)
         job = pool.submit(sleep, 60)
+        time.sleep(0.2)  # running
         started = time.monotonic()
         pool.terminate()  # does not wait for the call to end
         assert time.monotonic() - started < 20
-        assert not job.failed() or platform == "other"  # loky may mark it failed
+        wait_for(job)
+
+    def test_forked_workers_ignore_ctrl_c(self):
+        if not sys.platform.startswith("linux"):
+            pytest.skip("forked workers are for Linux")
+        pool = workers.Workers(1, fork=True)
+        assert pool.submit(interrupted).result() is False
+        pool.close()
