@@ -479,31 +479,39 @@ class BlockReader:
     def __init__(self, path: Path, num_samples: int) -> None:
         self.path = Path(path)
         self.num_samples = num_samples
-        self.count = 0  # blocks read so far
+        self.count = 0  # blocks returned so far
         self._at = 0  # their bytes in the scratch file
-        self._widths_at = 0
+        self._widths_at = 0  # bytes of the widths file read
+        self._waiting: list[int] = []  # widths announced, not yet returned
 
-    def new_blocks(self) -> list[np.ndarray]:
-        """The blocks announced since the last call."""
+    def new_blocks(self, max_bytes: int = 1 << 25) -> list[np.ndarray]:
+        """The blocks announced since the last call, up to ``max_bytes`` of
+        them (at least one), so that no more than that is mapped at once."""
         try:
             with open(widths_path(self.path), "rb") as handle:
                 handle.seek(self._widths_at)
                 data = handle.read()
         except FileNotFoundError:
-            return []
-        data = data[: len(data) // 8 * 8]
-        if not data:
-            return []
+            data = b""
+        data = data[: len(data) // 8 * 8]  # a width half written waits
         self._widths_at += len(data)
-        widths = np.frombuffer(data, dtype="<i8").tolist()
-        size = self.num_samples * sum(widths)
+        self._waiting += np.frombuffer(data, dtype="<i8").tolist()
+        widths: list[int] = []
+        size = 0
+        for width in self._waiting:
+            if widths and size + self.num_samples * width > max_bytes:
+                break
+            widths.append(width)
+            size += self.num_samples * width
+        if not widths:
+            return []
+        del self._waiting[: len(widths)]
         start = self._at - self._at % mmap.ALLOCATIONGRANULARITY
         with open(self.path, "rb") as handle:
-            flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
             mapped = mmap.mmap(
                 handle.fileno(),
                 self._at + size - start,
-                flags=flags,
+                flags=mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0),
                 prot=mmap.PROT_READ,
                 offset=start,
             )

@@ -164,7 +164,7 @@ def _stream_blocks(
         while True:
             # done before looking, so that nothing announced is missed
             done = job.done()
-            blocks = reader.new_blocks()
+            blocks = reader.new_blocks(writer.group_bytes)
             for block in blocks:
                 writer.append(block)
             if done and not blocks:

@@ -113,6 +113,24 @@ class TestBlockReader:
         store.discard()
         assert not list(tmp_path.iterdir())  # the widths file goes too
 
+    def test_no_more_than_asked_for_at_a_time(self, tmp_path):
+        blocks = blocks_of([2, 5, 1, 4, 3])
+        store = dataset.BlockStore(tmp_path / "span-1", 3, announce=True)
+        for block in blocks:
+            store.append(block)
+        store.close()
+        reader = dataset.BlockReader(tmp_path / "span-1", 3)
+        sizes = []
+        got = []
+        while batch := reader.new_blocks(max_bytes=3 * 6):
+            sizes.append([block.shape[1] for block in batch])
+            got += batch
+        # 6 columns' worth at most, but never nothing
+        assert sizes == [[2], [5, 1], [4], [3]]
+        for one, two in zip(got, blocks, strict=True):
+            np.testing.assert_array_equal(one, two)
+        store.discard()
+
     def test_a_width_half_written_waits(self, tmp_path):
         (block,) = blocks_of([4])
         path = tmp_path / "span-1"
