@@ -586,7 +586,7 @@ class MatrixWriter:
             self._flush()
 
     def _flush(self) -> None:
-        """Write the pending blocks, each row's share with one ``pwrite``."""
+        """Write the pending blocks, each row's share with one ``pwritev``."""
         if self._pending:
             self._written = _write_columns(
                 self._descriptor,
