@@ -384,6 +384,22 @@ FULL = ("0/0", "0/1", "1/0", "1/1", "0|0", "0|1", "1|0", "1|1")
 MISSING_CALLS = ("./.", ".|.", "./1", "1/.", ".|0")
 
 
+def random_alleles(rng, *, alt_less: bool = False) -> tuple[str, str]:
+    """REF and ALT of a random record: mostly a SNP, else multi-allelic, an
+    indel or in lowercase (or, with ``alt_less``, without an ALT)."""
+    ref, alt = rng.choice(list("ACGT"), size=2, replace=False)
+    shape = rng.random()
+    if shape < 0.05:
+        alt = f"{alt},{ref.lower() if ref != 'A' else 'C'}"
+    elif shape < 0.1:
+        ref = ref + "T"
+    elif shape < 0.15:
+        ref, alt = ref.lower(), alt.lower()
+    elif alt_less and shape < 0.18:
+        alt = rng.choice([".", "*", "<DEL>"])
+    return ref, alt
+
+
 def mixed_records(rng, num_samples: int, num_records: int) -> list[str]:
     """Records of every kind, in random order on chromosomes 1, 2 and X.
 
@@ -412,14 +428,7 @@ def mixed_records(rng, num_samples: int, num_records: int) -> list[str]:
     records = []
     for number in range(num_records):
         chrom = rng.choice(["1", "2", "X"], p=[0.45, 0.45, 0.1])
-        ref, alt = rng.choice(list("ACGT"), size=2, replace=False)
-        shape = rng.random()
-        if shape < 0.05:
-            alt = f"{alt},{ref.lower() if ref != 'A' else 'C'}"
-        elif shape < 0.1:
-            ref = ref + "T"
-        elif shape < 0.15:
-            ref, alt = ref.lower(), alt.lower()
+        ref, alt = random_alleles(rng)
         layout, fields = kinds[rng.integers(len(kinds))]()
         if "," in alt:
             fields = [f.replace("1", "2", 1) for f in fields]
@@ -663,16 +672,7 @@ def bulk_records(rng, num_samples: int, num_records: int) -> list[str]:
     records = []
     for number in range(1, num_records + 1):
         chrom = rng.choice(["1", "2", "X", "chrUn_1"], p=[0.4, 0.4, 0.1, 0.1])
-        ref, alt = rng.choice(list("ACGT"), size=2, replace=False)
-        shape = rng.random()
-        if shape < 0.05:
-            alt = f"{alt},{'C' if ref == 'A' else 'A'}"
-        elif shape < 0.1:
-            ref = ref + "T"
-        elif shape < 0.15:
-            ref, alt = ref.lower(), alt.lower()
-        elif shape < 0.18:
-            alt = rng.choice([".", "*", "<DEL>"])
+        ref, alt = random_alleles(rng, alt_less=True)
         records.append(
             "\t".join(
                 [
