@@ -823,7 +823,13 @@ def main() -> None:
     """Entry point: run the app, turning user errors into one line."""
     allocator.keep_freed_memory()
     try:
-        app(standalone_mode=False)
+        # Outside standalone mode typer returns an exit code instead of
+        # leaving: 130 after Ctrl-C (its callbacks return None).
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            if code == 130:
+                print("Interrupted.", file=sys.stderr)
+            sys.exit(code)
     except DietnetError as error:
         Console(stderr=True, highlight=False, soft_wrap=True).print(
             f"Error: {error}", markup=False

@@ -311,6 +311,19 @@ class TestErrors:
         assert not out.exists()
         assert not [p for p in tmp_path.iterdir() if ".partial-" in p.name]
 
+    def test_ctrl_c_exits_130(self, inputs, monkeypatch, capsys):
+        def interrupt(*_args, **_kwargs):
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(prepare_module, "prepare", interrupt)
+        args = ["dietnet", "prepare", str(inputs.vcf), "-l", str(inputs.labels)]
+        monkeypatch.setattr(sys, "argv", [*args, "-o", str(inputs.out)])
+        monkeypatch.setattr(cli.allocator, "keep_freed_memory", lambda: True)
+        with pytest.raises(SystemExit) as exited:
+            cli.main()
+        assert exited.value.code == 130
+        assert capsys.readouterr().err.strip().endswith("Interrupted.")
+
     def test_force_replaces(self, inputs):
         inputs.out.mkdir()
         (inputs.out / "old.txt").write_text("old")
