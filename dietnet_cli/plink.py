@@ -9,10 +9,12 @@ records are counted by reason, as in the VCF reader.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,8 +70,28 @@ def _paths(path: str | Path) -> tuple[Path, Path, Path]:
     return Path(prefix + ".bed"), Path(prefix + ".bim"), Path(prefix + ".fam")
 
 
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """Python's cycle collector off: reading a .bim makes a list per line,
+    none of them in a cycle, and the collector would scan them all over
+    again as they pile up (0.40-0.60 s for 200,000 lines with it, 0.24-0.25
+    s without)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def read_fileset(path: str | Path) -> PlinkFileset:
     """Read the .fam and .bim files and check them against the .bed size."""
+    with _no_cyclic_gc():
+        return _read_fileset(path)
+
+
+def _read_fileset(path: str | Path) -> PlinkFileset:
     bed, bim, fam = _paths(path)
     for part in (bed, bim, fam):
         if not part.exists():
