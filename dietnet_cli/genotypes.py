@@ -81,6 +81,14 @@ SNP_PAIRS = frozenset(
 )
 
 
+def alt_alleles(alt: str) -> list[str]:
+    """The alleles of an ALT column as htslib gives them: none for ``.``,
+    and an empty allele as ``.``."""
+    if alt == ".":
+        return []
+    return [allele or "." for allele in alt.split(",")]
+
+
 def snp_problem(ref: str, alts: list[str]) -> str | None:
     """Why a record is not a biallelic SNP, or None when it is one.
 

@@ -119,10 +119,10 @@ def _read_fileset(path: str | Path) -> PlinkFileset:
         )
     bim_rows = _read_table(bim, min_columns=6)
     # columns as tuples, in one C-level pass when every row has six
-    width = {len(row) for row in bim_rows}
+    row_lengths = {len(row) for row in bim_rows}
     columns = (
         list(zip(*bim_rows, strict=True))
-        if len(width) == 1
+        if len(row_lengths) == 1
         else [tuple(row[i] for row in bim_rows) for i in range(6)]
     )
     if not bim_rows:

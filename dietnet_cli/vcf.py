@@ -37,7 +37,7 @@ from cyvcf2.cyvcf2 import set_htslib_log_level
 
 from dietnet_cli import bgzf, genome, vcftext
 from dietnet_cli.errors import InputError
-from dietnet_cli.genotypes import VariantBlock
+from dietnet_cli.genotypes import VariantBlock, alt_alleles
 from dietnet_cli.vcfblocks import BlockBuilder
 
 logger = logging.getLogger(__name__)
@@ -653,7 +653,7 @@ def _text_blocks(
                     elif builder.passes_over(
                         lines.chrom[row],
                         lines.ref[row],
-                        vcftext.alt_alleles(lines.alt[row]),
+                        alt_alleles(lines.alt[row]),
                     ):
                         continue
                     else:

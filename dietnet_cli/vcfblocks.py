@@ -17,18 +17,21 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from typing import TypeVar
 
 import numpy as np
 
-from dietnet_cli import vcftext
 from dietnet_cli.errors import InputError
 from dietnet_cli.genotypes import (
     MISSING,
     SNP_PAIRS,
     VariantBlock,
+    alt_alleles,
     snp_problem,
     transpose_into,
 )
+
+T = TypeVar("T")
 
 # The shape cyvcf2 gives a diploid record's calls: two alleles and the
 # phase flag per sample. Decoded dosage rows stand for records of this shape.
@@ -135,9 +138,11 @@ class BlockBuilder:
         source: np.ndarray,
     ) -> Iterator[VariantBlock]:
         """Pass over or keep, in order, the records whose dosages are the rows
-        of ``source`` (ALT as written, see :func:`vcftext.alt_alleles`), as
+        of ``source`` (ALT as written, see :func:`alt_alleles`), as
         :meth:`passes_over` and :meth:`add_row` would one at a time; yield the
         blocks they complete."""
+        # Which records to keep: all of them, in the common case, found with
+        # C-level passes; else each record's reason, as passes_over gives it.
         contig_ok = self._contig_ok
         for chrom in set(chroms).difference(contig_ok):
             contig_ok[chrom] = self._keep_contig(chrom)
@@ -153,8 +158,10 @@ class BlockBuilder:
                 elif snp[row]:
                     kept.append(row)
                 else:
-                    reason = snp_problem(refs[row], vcftext.alt_alleles(alts[row]))
+                    reason = snp_problem(refs[row], alt_alleles(alts[row]))
                     passed.append((row, reason or "not_snp"))
+        # Fill blocks with the kept rows; a record passed over counts in the
+        # block being filled when it comes, as it would one at a time.
         done = counted = 0
         while done < len(kept):
             rows = kept[done : done + self.block_size - len(self.chroms)]
@@ -271,7 +278,7 @@ def _stretches(
         yield block_rows[start], rows[start], stop - start
 
 
-def _pick(values: list, rows: Sequence[int]) -> list:
+def _pick(values: list[T], rows: Sequence[int]) -> list[T]:
     """``values`` at ``rows``: a slice when ``rows`` is a range."""
     if isinstance(rows, range):
         return values[rows.start : rows.stop]

@@ -120,7 +120,7 @@ class DecodedLines:
     position: list[int] = field(default_factory=list)
     variant_id: list[str] = field(default_factory=list)
     ref: list[str] = field(default_factory=list)
-    # The ALT column as written (see :func:`alt_alleles`).
+    # The ALT column as written (see :func:`dietnet_cli.genotypes.alt_alleles`).
     alt: list[str] = field(default_factory=list)
     # (num_rows, num_selected_samples) int8: ALT copies, -1 = missing.
     dosage: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.int8))
@@ -139,14 +139,6 @@ _GT_ONLY = _Layout(types=())
 _GT_KEY = (_GT_ONLY, 4)
 
 
-def alt_alleles(alt: str) -> list[str]:
-    """The alleles of an ALT column as htslib gives them: none for ``.``,
-    and an empty allele as ``.``."""
-    if alt == ".":
-        return []
-    return [allele or "." for allele in alt.split(",")]
-
-
 def _info_keys(infos: list[str]) -> set[str]:
     """The keys of INFO columns other than ``.``, as :meth:`Decoder._info_ok`
     finds them (a column ending in ``;`` adds an empty key)."""
@@ -157,11 +149,13 @@ def _info_keys(infos: list[str]) -> set[str]:
     return keys
 
 
-def _rows_by_key(keys: list) -> dict:
+def _rows_by_key(
+    keys: list[tuple[_Layout, int]],
+) -> dict[tuple[_Layout, int], list[int] | None]:
     """The rows of each layout key; {key: None} when all rows share one."""
     if not keys or keys.count(keys[0]) == len(keys):
         return {keys[0]: None} if keys else {}
-    rows: dict = {}
+    rows: dict[tuple[_Layout, int], list[int] | None] = {}
     for row, key in enumerate(keys):
         rows.setdefault(key, []).append(row)
     return rows

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from dietnet_cli.genotypes import to_sample_major
+from dietnet_cli.genotypes import alt_alleles, to_sample_major
 
 
 class TestSampleMajor:
@@ -13,3 +13,12 @@ class TestSampleMajor:
         copy = to_sample_major(variant_major)
         assert copy.flags.c_contiguous
         np.testing.assert_array_equal(copy, variant_major.T)
+
+
+class TestAltAlleles:
+    @pytest.mark.parametrize(
+        ("alt", "alleles"),
+        [(".", []), ("A", ["A"]), ("A,C", ["A", "C"]), ("A,", ["A", "."]), ("", ["."])],
+    )
+    def test_as_htslib_gives_them(self, alt, alleles):
+        assert alt_alleles(alt) == alleles
