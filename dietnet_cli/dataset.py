@@ -398,13 +398,17 @@ class BlockStore:
             self._spilled = True
             if self.blocks:
                 for held in self.blocks:
-                    held.tofile(self._handle)
+                    self._write(held)
                 self.blocks.clear()
                 del held  # the loop variable would keep the last block
                 self._held = 0
                 # dietnet keeps freed memory for reuse; without this, the
                 # blocks' memory would stay in the process to its end.
                 allocator.release_freed_memory()
+        self._write(block)
+
+    def _write(self, block: np.ndarray) -> None:
+        """Append a block to the scratch file (and announce it)."""
         block.tofile(self._handle)
         if self._announce is not None:
             self._handle.flush()

@@ -113,6 +113,23 @@ class TestBlockReader:
         store.discard()
         assert not list(tmp_path.iterdir())  # the widths file goes too
 
+    def test_blocks_held_before_the_spill_are_announced(self, tmp_path):
+        blocks = blocks_of([2, 5, 1, 4])
+        # the first two fit in memory; the third spills them all
+        store = dataset.BlockStore(tmp_path / "span-1", 3, 3 * 7, announce=True)
+        reader = dataset.BlockReader(tmp_path / "span-1", 3)
+        store.append(blocks[0])
+        store.append(blocks[1])
+        assert reader.new_blocks() == []
+        store.append(blocks[2])
+        store.append(blocks[3])
+        store.close()
+        got = reader.new_blocks()
+        assert [block.shape[1] for block in got] == [2, 5, 1, 4]
+        for one, two in zip(got, blocks, strict=True):
+            np.testing.assert_array_equal(one, two)
+        store.discard()
+
     def test_no_more_than_asked_for_at_a_time(self, tmp_path):
         blocks = blocks_of([2, 5, 1, 4, 3])
         store = dataset.BlockStore(tmp_path / "span-1", 3, announce=True)
