@@ -444,7 +444,7 @@ class BlockStore:
         mapped read-only (its pages are the page cache's, not new memory)."""
         if self.in_memory:
             return self.blocks
-        mapped = _map_whole(self.path)
+        mapped = _map(self.path)
         blocks = []
         at = 0
         for width in self.widths:
@@ -510,16 +510,7 @@ class BlockReader:
         if not widths:
             return []
         del self._waiting[: len(widths)]
-        start = self._at - self._at % mmap.ALLOCATIONGRANULARITY
-        with open(self.path, "rb") as handle:
-            mapped = mmap.mmap(
-                handle.fileno(),
-                self._at + size - start,
-                flags=mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0),
-                prot=mmap.PROT_READ,
-                offset=start,
-            )
-        flat = np.frombuffer(mapped, dtype=np.int8, offset=self._at - start)
+        flat = _map(self.path, self._at, size)
         blocks = []
         at = 0
         for width in widths:
@@ -650,18 +641,27 @@ class MatrixWriter:
             self.path.unlink(missing_ok=True)
 
 
-def _map_whole(path: Path) -> np.ndarray:
-    """A file's bytes, mapped read-only: int8, (size,). Its pages are mapped
-    up front where the system can (``MAP_POPULATE``), which writing them out
-    then takes a third less time than faulting them in one at a time."""
-    if os.path.getsize(path) == 0:
+def _map(path: Path, start: int = 0, size: int | None = None) -> np.ndarray:
+    """``size`` bytes of a file from byte ``start`` on (to its end when
+    None), mapped read-only: int8, (size,). Their pages are mapped up front
+    where the system can (``MAP_POPULATE``), which writing them out then
+    takes a third less time than faulting them in one at a time."""
+    if size is None:
+        size = os.path.getsize(path) - start
+    if size == 0:
         return np.zeros(0, dtype=np.int8)
     if not hasattr(mmap, "MAP_SHARED"):  # Windows
-        return np.memmap(path, dtype=np.int8, mode="r")
+        return np.memmap(path, dtype=np.int8, mode="r", offset=start, shape=size)
+    aligned = start - start % mmap.ALLOCATIONGRANULARITY
     with open(path, "rb") as handle:
-        flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
-        mapped = mmap.mmap(handle.fileno(), 0, flags=flags, prot=mmap.PROT_READ)
-    return np.frombuffer(mapped, dtype=np.int8)
+        mapped = mmap.mmap(
+            handle.fileno(),
+            start + size - aligned,
+            flags=mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0),
+            prot=mmap.PROT_READ,
+            offset=aligned,
+        )
+    return np.frombuffer(mapped, dtype=np.int8, offset=start - aligned)
 
 
 def assemble_genotypes(

@@ -68,14 +68,14 @@ for _byte, _value in ((ord("0"), 0), (ord("1"), 1), (ord("."), _MISSING_ALLELE))
     _ALLELE[_byte] = _value
 del _byte, _value, _separator
 
-# Fixed columns (with their tabs) of printable ASCII only: htslib stores
-# them as C strings and cyvcf2 decodes them as UTF-8.
-_PRINTABLE = re.compile(rb"[\t\x20-\x7e]*\Z")
-_PRINTABLE_BYTES = bytes([9, *range(0x20, 0x7F)])
+# The bytes fixed columns (with their tabs) may hold here, printable ASCII
+# (``text.translate(None, _PRINTABLE)`` is empty): htslib stores them as C
+# strings and cyvcf2 decodes them as UTF-8.
+_PRINTABLE = bytes([9, *range(0x20, 0x7F)])
 # Names htslib can add to its header when a record uses an undeclared one.
 _NAME = re.compile(rb"[A-Za-z0-9_][A-Za-z0-9_.\-]*\Z")
 _INFO_KEY = re.compile(rb"(?:^|;)([^;=]*)")
-_INFO_KEY_TEXT = re.compile(r"(?:^|;)([^;=]*)")
+_INFO_KEY_TEXT = re.compile(_INFO_KEY.pattern.decode())
 # Values of the non-GT FORMAT fields that htslib parses without complaint.
 _INTEGER = re.compile(rb"(?:|\.|[-+]?[0-9]+)(?:,(?:|\.|[-+]?[0-9]+))*\Z")
 _FLOAT = re.compile(
@@ -426,7 +426,7 @@ class Decoder:
         if not heads:
             return None
         joined = b"\t".join(heads)
-        if joined.translate(None, _PRINTABLE_BYTES) or set(
+        if joined.translate(None, _PRINTABLE) or set(
             map(bytes.count, heads, repeat(b"\t"))
         ) != {7}:
             return self._fixed_each(heads, out)
@@ -522,7 +522,7 @@ class Decoder:
     def _fixed(self, head: bytes, out: DecodedLines) -> bool:
         """Parse the eight fixed columns into ``out``; False when htslib
         might refuse them or read them differently."""
-        if not _PRINTABLE.match(head):
+        if head.translate(None, _PRINTABLE):
             return False
         fields = head.split(b"\t")
         if len(fields) != 8:
