@@ -12,7 +12,9 @@ Issue 3. Three measurements:
     (goal on the 1000 Genomes data: under 10 minutes on 2 cores).
 ``steps``
     Times the pieces of one training step on one batch of 64, to tell
-    where an epoch's time goes.
+    where an epoch's time goes, and the matrix products of a plain step and
+    of a Diet Network step alone (random arrays of the same shapes): their
+    ratio bounds the epoch ratio from below.
 ``rss``
     Writes a simulated dataset of the Diet Networks paper's size (3,450
     samples x 315,345 variants, 26 populations in 5 groups, Balding-Nichols
@@ -33,6 +35,7 @@ import json
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import measure
@@ -44,6 +47,7 @@ from dietnet_cli import dataset as dataset_format
 from dietnet_cli.counts import AlleleCounts, count_genotypes, leave_out
 from dietnet_cli.dataset import open_dataset
 from dietnet_cli.fit import TrainConfig, fit
+from dietnet_cli.functions import BLOCK_ROWS
 from dietnet_cli.model import DietNetwork, ModelConfig
 from dietnet_cli.splits import SplitConfig, split_samples
 from dietnet_cli.train import _group_codes
@@ -187,10 +191,13 @@ def steps(args: argparse.Namespace) -> None:
         logits, _ = model(x, leave_out(counts, x, y))
         torch.nn.functional.cross_entropy(logits, y).backward()
 
+    plain_products, diet_products = _products(model, x.float(), num_classes)
     pieces = {
         "plain first layer, forward and backward": lambda: (
             (x.float() @ weight).square().mean().backward()
         ),
+        "plain step's two products alone": plain_products,
+        "Diet Network step's products alone (same shapes and blocks)": (diet_products),
         "leave-batch-out counts": lambda: leave_out(counts, x, y),
         "W_e and offset from the embedding, forward (validation)": lambda: (
             model.first_layer_weights(counts)
@@ -211,6 +218,47 @@ def steps(args: argparse.Namespace) -> None:
             piece()
         elapsed = (time.perf_counter() - started) / args.repeats
         print(f"| {name} | {1000 * elapsed:.1f} |")
+
+
+def _products(
+    model: DietNetwork, x: torch.Tensor, num_classes: int
+) -> tuple[Callable[[], None], Callable[[], None]]:
+    """The matrix products of a plain step and of a Diet Network training
+    step, alone, on random arrays of the same shapes: what an epoch's ratio
+    would be if element-wise work cost nothing."""
+    num_variants = x.shape[1]
+    aux_hidden = model.config.aux_hidden
+    fan_in = model.aux_encoder.last_layer().in_features + 1  # and the bias
+    weight = torch.randn(num_variants, 100)
+    grad = torch.randn(x.shape[0], 100)
+    features = torch.randn(num_variants, fan_in)
+    weight_bias = torch.randn(fan_in, aux_hidden)
+    trunk = torch.empty(num_variants, aux_hidden)
+    x_trunk = torch.zeros(x.shape[0], aux_hidden)
+    grad_both = torch.zeros(fan_in, aux_hidden)
+    grad_trunk = torch.randn(x.shape[0], aux_hidden)
+    linear = torch.randn(num_variants, num_classes)
+    grad_linear = torch.randn(x.shape[0], num_classes)
+    blocks = [
+        slice(start, start + BLOCK_ROWS) for start in range(0, num_variants, BLOCK_ROWS)
+    ]
+
+    def plain() -> None:
+        x @ weight
+        x.T @ grad
+
+    def diet() -> None:
+        # TrunkProduct's forward and backward, then the assignment-test path
+        for rows in blocks:
+            block = torch.mm(features[rows], weight_bias, out=trunk[rows])
+            x_trunk.addmm_(x[:, rows], block)
+        for rows in blocks:
+            grad_block = x[:, rows].T @ grad_trunk
+            grad_both.addmm_(features[rows].T, grad_block)
+        x @ linear
+        x.T @ grad_linear
+
+    return plain, diet
 
 
 def write_simulated_dataset(
