@@ -15,8 +15,11 @@ import numpy as np
 
 MISSING = -1
 BASES = frozenset("ACGT")
-# Side of the square tiles transpose_into copies at a time.
-_TILE = 512
+# Side of the square tiles transpose_into copies at a time. Not a power of
+# two: blocks are 4,096 or 8,192 variants wide, and a tile of 512 rows that
+# far apart crowds the same cache sets; 384 transposed 2,504-sample blocks
+# 16-34 % faster than 512 (and than 256) here.
+_TILE = 384
 
 
 @dataclass
