@@ -9,6 +9,7 @@ or only half called. The same encoding is used in memory, in a dataset's
 from __future__ import annotations
 
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -54,12 +55,32 @@ def empty_block(dropped: Counter, num_samples: int = 0) -> VariantBlock:
     )
 
 
-def to_sample_major(variant_major: np.ndarray) -> np.ndarray:
+def to_sample_major(
+    variant_major: np.ndarray, *, floor: int | None = None, threads: int = 1
+) -> np.ndarray:
     """A (num_variants, num_samples) array as a C-ordered (num_samples,
-    num_variants) copy (see :func:`transpose_into`)."""
+    num_variants) copy (see :func:`transpose_into`).
+
+    Values below ``floor`` are raised to it in the copy (None: unchanged).
+    With ``threads`` above 1 the samples are split between that many
+    threads: numpy lets go of the GIL while it copies a tile, so they copy
+    in parallel.
+    """
     num_variants, num_samples = variant_major.shape
     out = np.empty((num_samples, num_variants), dtype=variant_major.dtype)
-    transpose_into(out, variant_major)
+
+    def copy(rows: slice) -> None:
+        transpose_into(out[rows], variant_major[:, rows])
+        if floor is not None:
+            np.maximum(out[rows], floor, out=out[rows])
+
+    step = max(1, -(-num_samples // max(threads, 1)))
+    parts = [slice(start, start + step) for start in range(0, num_samples, step)]
+    if len(parts) < 2:
+        copy(slice(None))
+    else:
+        with ThreadPoolExecutor(len(parts)) as pool:
+            list(pool.map(copy, parts))
     return out
 
 

@@ -251,9 +251,9 @@ def iter_blocks(
             # memory: bed-reader decodes a variant at a time, and is three
             # times slower when it has to scatter them into sample-major rows.
             raw = bed.read(index=np.s_[rows, columns], dtype="int8", order="F")
-            variant_major = raw.T
-            np.maximum(variant_major, MISSING, out=variant_major)
-            dosage = to_sample_major(variant_major)
+            # bed-reader holds the GIL while it reads, so the copy to
+            # sample-major rows gets the threads in turn
+            dosage = to_sample_major(raw.T, floor=MISSING, threads=threads)
             yield VariantBlock(
                 chrom=[fileset.chrom[i] for i in chosen.tolist()],
                 position=fileset.position[chosen],

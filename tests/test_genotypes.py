@@ -14,6 +14,16 @@ class TestSampleMajor:
         assert copy.flags.c_contiguous
         np.testing.assert_array_equal(copy, variant_major.T)
 
+    @pytest.mark.parametrize("threads", [2, 3, 8])
+    @pytest.mark.parametrize("shape", [(0, 5), (5, 0), (7, 1), (1030, 2504)])
+    def test_threads_and_floor(self, shape, threads):
+        variant_major = (
+            np.random.default_rng(1).integers(-127, 3, shape).astype(np.int8)
+        )
+        copy = to_sample_major(variant_major, floor=-1, threads=threads)
+        assert copy.flags.c_contiguous
+        np.testing.assert_array_equal(copy, np.maximum(variant_major, -1).T)
+
 
 class TestAltAlleles:
     @pytest.mark.parametrize(
