@@ -377,8 +377,11 @@ class BlockStore:
         self._spilled = False
         # With announce, each block written to the scratch file is then
         # announced by its width in a second file (see BlockReader).
+        self.announced = announce
         self._announce = (
-            os.open(widths_path(self.path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+            os.open(
+                widths_path(self.path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666
+            )
             if announce
             else None
         )

@@ -707,8 +707,14 @@ def _consume(
                 if stop is not None and stop():
                     break
     except BaseException:
-        # A worker process outlives its task: let go of the scratch file.
-        result.store.discard()
+        # A worker process outlives its task: let go of the scratch file,
+        # but leave one whose blocks were announced: the calling process
+        # may be copying them, and removes the scratch directory itself.
+        store = result.store
+        if isinstance(store, dataset.BlockStore) and store.announced:
+            store.close()
+        else:
+            store.discard()
         raise
     result.store.close()
     if keep_seen:

@@ -105,6 +105,8 @@ class TestBlockReader:
             if number % 2:  # read every other time: one or two blocks
                 seen += reader.new_blocks()
         store.close()
+        # a data file, as the scratch file is, not an executable one
+        assert dataset.widths_path(store.path).stat().st_mode & 0o111 == 0
         seen += reader.new_blocks()
         assert reader.new_blocks() == []
         assert reader.count == len(blocks)

@@ -6,12 +6,14 @@ import hashlib
 import json
 import logging
 import os
+import time
 from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from dietnet_cli import dataset, vcf
+from dietnet_cli import prepare as prepare_module
 from dietnet_cli import spans as spans_module
 from dietnet_cli.errors import DietnetError, InputError
 from dietnet_cli.genotypes import VariantBlock
@@ -629,6 +631,67 @@ class TestThreads:
             except FileNotFoundError:  # the listing's own descriptor
                 continue
         assert not [name for name in open_files if dataset.GENOTYPES in name]
+
+    def test_a_worker_fails_while_its_blocks_are_copied(
+        self, tmp_path, spans, monkeypatch
+    ):
+        # The order is pinned by hooks that only wait: the worker announces
+        # two blocks and waits until this process copies the first; this
+        # process then waits until the worker has failed on a bad record
+        # before it copies the second. The worker's error is what is
+        # reported (its scratch file was once removed under the copy).
+        cohort = make_cohort(13, 20_000)
+
+        def damage(body):
+            body[-5] = body[-5].rsplit("\t", 1)[0]  # one sample column short
+            return body
+
+        path = self.spanned_vcf(tmp_path, cohort, damage)
+        run_tool("tabix", "-p", "vcf", str(path))
+        labels = write_labels(tmp_path / "labels.tsv", cohort)
+        copying, failed = tmp_path / "copying", tmp_path / "failed"
+
+        def wait_for(done):
+            deadline = time.monotonic() + 60
+            while not done() and time.monotonic() < deadline:
+                time.sleep(0.01)
+
+        write = dataset.BlockStore._write
+
+        def write_then_wait(store, block):
+            write(store, block)
+            if store.announced and len(store.widths) == 2:
+                wait_for(copying.exists)
+
+        new_blocks = dataset.BlockReader.new_blocks
+
+        def one_block_then_wait(reader, max_bytes):
+            if reader.count == 0:  # both blocks announced first
+                widths = dataset.widths_path(reader.path)
+                wait_for(lambda: widths.exists() and widths.stat().st_size >= 16)
+            blocks = new_blocks(reader, 1)
+            if reader.count == 1 and not copying.exists():
+                copying.touch()
+                wait_for(failed.exists)
+            return blocks
+
+        consume = prepare_module._consume
+
+        def consume_or_tell(*args, **kwargs):
+            try:
+                return consume(*args, **kwargs)
+            except BaseException:
+                failed.touch()
+                raise
+
+        monkeypatch.setattr(dataset.BlockStore, "_write", write_then_wait)
+        monkeypatch.setattr(dataset.BlockReader, "new_blocks", one_block_then_wait)
+        monkeypatch.setattr(prepare_module, "_consume", consume_or_tell)
+        with pytest.raises(InputError, match=r"in.vcf.gz is damaged or malformed"):
+            run(path, labels, tmp_path / "ds", threads=2)
+        assert copying.exists()
+        assert failed.exists()
+        assert_nothing_left(tmp_path / "ds")
 
     def test_a_reader_stops_between_blocks_when_asked(self, tmp_path):
         # What lets dietnet stop reading its own span once a worker failed.
