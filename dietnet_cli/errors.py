@@ -23,5 +23,9 @@ class ModelFileError(DietnetError):
     """A model file that is missing, altered or not a dietnet model."""
 
 
+class WorkerError(DietnetError):
+    """A worker process that ended before its part was done."""
+
+
 class AlignmentError(DietnetError):
     """Input variants that cannot be matched safely to a model's variants."""

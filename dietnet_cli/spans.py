@@ -65,19 +65,16 @@ def read_spans(
     """
     pool = workers.Workers(len(spans) - 1)
     paths = [scratch_dir / f"span-{index}" for index in range(len(spans))]
-    others = [
-        pool.submit(
-            read_part,
-            path,
-            span=span,
-            keep_seen=True,
-            announce=True,
-            **dict(read_options, show_progress=False),
-        )
-        for path, span in zip(paths[1:], spans[1:], strict=True)
-    ]
+    others: list[workers.Job] = []
     first = None
     try:
+        for path, span in zip(paths[1:], spans[1:], strict=True):
+            options = dict(read_options, show_progress=False)
+            others.append(
+                pool.submit(
+                    read_part, path, span=span, keep_seen=True, announce=True, **options
+                )
+            )
         first = read_part(
             paths[0],
             span=spans[0],

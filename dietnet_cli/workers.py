@@ -20,7 +20,10 @@ import signal
 import sys
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
+
+from dietnet_cli.errors import WorkerError
 
 
 class Job:
@@ -38,14 +41,25 @@ class Job:
         return self._future.done() and self._future.exception() is not None
 
     def result(self) -> Any:
-        """Wait for the call's value; raise its exception if it failed."""
-        return self._future.result()
+        """Wait for the call's value; raise its exception if it failed, and
+        :class:`WorkerError` if its worker process died."""
+        try:
+            return self._future.result()
+        except BrokenProcessPool:  # loky's kind derives from it too
+            raise WorkerError(
+                "A dietnet worker process was killed before it finished (most "
+                "often by the system, for lack of memory); run again with "
+                "fewer --threads or more memory."
+            ) from None
 
 
 def _ignore_interrupts() -> None:
     # Ctrl-C reaches the whole process group; the calling process stops
-    # the workers itself, and they have nothing to say about it.
+    # the workers itself, and they have nothing to say about it. A
+    # termination signal ends a worker at once (the calling process's
+    # handler, inherited by fork, would unwind the worker's call instead).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 class Workers:

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from dietnet_cli import workers
-from dietnet_cli.errors import InputError
+from dietnet_cli.errors import InputError, WorkerError
 
 FORK = pytest.param(
     True,
@@ -85,7 +85,7 @@ class TestWorkers:
         job = pool.submit(die)
         wait_for(job)
         assert job.failed()
-        with pytest.raises(Exception):  # noqa: B017, PT011 (the pool's own kind)
+        with pytest.raises(WorkerError, match="killed before it finished"):
             job.result()
         pool.terminate()
 
