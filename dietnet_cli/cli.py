@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -819,16 +820,48 @@ def _main(
     """Predict genetic ancestry from genotypes with Diet Networks."""
 
 
+# Whether a termination signal arrived (SIGTERM, as a pipeline manager
+# sends when it cancels a job).
+_terminated = False
+
+
+def _on_terminate(_signal: int, _frame: object) -> None:
+    # Unwind as after Ctrl-C, so that temporary files are removed; a
+    # second signal does not cut that short.
+    global _terminated
+    _terminated = True
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
+def _stopped() -> NoReturn:
+    if _terminated:
+        print("Terminated.", file=sys.stderr)
+        sys.exit(128 + signal.SIGTERM)
+    print("Interrupted.", file=sys.stderr)
+    sys.exit(130)
+
+
 def main() -> None:
     """Entry point: run the app, turning user errors into one line."""
+    global _terminated
+    _terminated = False
     allocator.keep_freed_memory()
+    previous = signal.signal(signal.SIGTERM, _on_terminate)
+    try:
+        _main()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _main() -> None:
     try:
         # Outside standalone mode typer returns an exit code instead of
         # leaving: 130 after Ctrl-C (its callbacks return None).
         code = app(standalone_mode=False)
         if isinstance(code, int) and code:
             if code == 130:
-                print("Interrupted.", file=sys.stderr)
+                _stopped()
             sys.exit(code)
     except DietnetError as error:
         Console(stderr=True, highlight=False, soft_wrap=True).print(
@@ -841,8 +874,7 @@ def main() -> None:
         os.dup2(devnull, sys.stdout.fileno())
         sys.exit(0)
     except KeyboardInterrupt:
-        print("Interrupted.", file=sys.stderr)
-        sys.exit(130)
+        _stopped()
     except typer.Exit as done:
         sys.exit(done.exit_code)
     except typer.Abort:

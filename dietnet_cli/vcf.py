@@ -51,7 +51,7 @@ SNIFF_BYTES = 16384
 # outweighs what it saves.
 SPAN_BYTES = 2 << 20
 # The extra compressed bytes of the first span, which the calling process
-# starts on at once while the others start. None now: forked workers start
+# starts on at once while the others start. Zero now: forked workers start
 # within milliseconds, and the calling process also writes the workers'
 # blocks into the matrix (see dietnet_cli.spans); kept to plan spans.
 SPAN_HEAD_START = 0

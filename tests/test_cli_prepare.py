@@ -4,7 +4,9 @@ user sees it (subprocesses)."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -323,6 +325,28 @@ class TestErrors:
             cli.main()
         assert exited.value.code == 130
         assert capsys.readouterr().err.strip().endswith("Interrupted.")
+
+    def test_termination_signal_cleans_up(self, inputs, monkeypatch, capsys):
+        # SIGTERM, as a pipeline manager sends when it cancels a job, in the
+        # middle of reading: the partial dataset is removed, status 143.
+        consume = prepare_module._consume
+
+        def terminated(*args, **kwargs):
+            os.kill(os.getpid(), signal.SIGTERM)
+            return consume(*args, **kwargs)
+
+        monkeypatch.setattr(prepare_module, "_consume", terminated)
+        args = ["dietnet", "prepare", str(inputs.vcf), "-l", str(inputs.labels)]
+        monkeypatch.setattr(sys, "argv", [*args, "-o", str(inputs.out)])
+        monkeypatch.setattr(cli.allocator, "keep_freed_memory", lambda: True)
+        handler = signal.getsignal(signal.SIGTERM)
+        with pytest.raises(SystemExit) as exited:
+            cli.main()
+        assert exited.value.code == 143
+        assert capsys.readouterr().err.strip().endswith("Terminated.")
+        assert not inputs.out.exists()
+        assert not [p for p in inputs.out.parent.iterdir() if ".partial-" in p.name]
+        assert signal.getsignal(signal.SIGTERM) is handler  # put back
 
     def test_force_replaces(self, inputs):
         inputs.out.mkdir()
