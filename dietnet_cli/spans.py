@@ -89,6 +89,11 @@ def read_spans(
         if isinstance(first.store, dataset.MatrixWriter):
             num_samples = first.store.num_samples
             streamed = _stream_blocks(first.store, others, paths[1:], num_samples)
+        # a failed worker's error at once, without waiting for the others
+        workers.wait(others)
+        for job in others:
+            if job.failed():
+                job.result()
         parts = [first, *(job.result() for job in others)]
         for part, count in zip(parts[1:], streamed, strict=False):
             part.streamed = count
@@ -154,7 +159,7 @@ def _stream_blocks(
 ) -> list[int]:
     """Write the workers' blocks after this process's, as the workers
     announce them, until each is done; how many blocks of each were
-    written (a worker that fails ends this early)."""
+    written (any worker that fails ends this early)."""
     counts = []
     for job, path in zip(jobs, paths, strict=True):
         reader = dataset.BlockReader(path, num_samples)
@@ -167,9 +172,11 @@ def _stream_blocks(
             if done and not blocks:
                 break
             if not blocks:
+                if any(other.failed() for other in jobs):
+                    break
                 time.sleep(POLL_SECONDS)
         counts.append(reader.count)
-        if job.failed():
+        if any(other.failed() for other in jobs):
             break
     # The last group now, rather than in the thread that hashes the matrix
     # beside the Python-bound writing of the tables: that thread would wait

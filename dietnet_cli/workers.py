@@ -19,7 +19,8 @@ import multiprocessing
 import signal
 import sys
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor
+from concurrent.futures import wait as wait_futures
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
@@ -51,6 +52,11 @@ class Job:
                 "often by the system, for lack of memory); run again with "
                 "fewer --threads or more memory."
             ) from None
+
+
+def wait(jobs: list[Job]) -> None:
+    """Wait until every job has ended, or one has failed."""
+    wait_futures([job._future for job in jobs], return_when=FIRST_EXCEPTION)
 
 
 def _ignore_interrupts() -> None:

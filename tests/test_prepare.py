@@ -693,6 +693,34 @@ class TestThreads:
         assert failed.exists()
         assert_nothing_left(tmp_path / "ds")
 
+    def test_a_failed_worker_does_not_wait_for_the_others(
+        self, tmp_path, spans, monkeypatch
+    ):
+        # The last span's worker fails on a bad record while the first
+        # worker is still reading (held up here by a hook that only waits):
+        # the error comes at once, and the slow worker is stopped.
+        cohort = make_cohort(13, 3000)
+
+        def damage(body):
+            body[-5] = body[-5].rsplit("\t", 1)[0]  # one sample column short
+            return body
+
+        path = self.spanned_vcf(tmp_path, cohort, damage)
+        labels = write_labels(tmp_path / "labels.tsv", cohort)
+        write = dataset.BlockStore._write
+
+        def slow_first_worker(store, block):
+            if store.path.name == "span-1":
+                time.sleep(60)
+            write(store, block)
+
+        monkeypatch.setattr(dataset.BlockStore, "_write", slow_first_worker)
+        started = time.monotonic()
+        with pytest.raises(InputError, match=r"in.vcf.gz is damaged or malformed"):
+            run(path, labels, tmp_path / "ds", threads=3)
+        assert time.monotonic() - started < 30
+        assert_nothing_left(tmp_path / "ds")
+
     def test_a_reader_stops_between_blocks_when_asked(self, tmp_path):
         # What lets dietnet stop reading its own span once a worker failed.
         def block(position):

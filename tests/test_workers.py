@@ -79,6 +79,24 @@ class TestWorkers:
         pool.terminate()
 
     @pytest.mark.parametrize("fork", POOLS)
+    def test_wait_ends_at_the_first_failure(self, fork):
+        pool = workers.Workers(2, fork=fork)
+        slow = pool.submit(sleep, 60)
+        failing = pool.submit(refuse, "in.vcf.gz")
+        started = time.monotonic()
+        workers.wait([slow, failing])
+        assert time.monotonic() - started < 30
+        assert failing.failed()
+        assert not slow.done()
+        pool.terminate()
+        # and when none fails, once all have ended
+        pool = workers.Workers(2, fork=fork)
+        jobs = [pool.submit(sleep, 0.2), pool.submit(add, 1)]
+        workers.wait(jobs)
+        assert all(job.done() and not job.failed() for job in jobs)
+        pool.close()
+
+    @pytest.mark.parametrize("fork", POOLS)
     def test_a_killed_worker_fails_its_call(self, fork):
         # (as the kernel's out-of-memory killer would): no hang
         pool = workers.Workers(1, fork=fork)
