@@ -849,12 +849,14 @@ def main() -> None:
     allocator.keep_freed_memory()
     previous = signal.signal(signal.SIGTERM, _on_terminate)
     try:
-        _main()
+        _run()
+        if _terminated:  # its exception was dropped where it was raised
+            _stopped()
     finally:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _main() -> None:
+def _run() -> None:
     try:
         # Outside standalone mode typer returns an exit code instead of
         # leaving: 130 after Ctrl-C (its callbacks return None).

@@ -8,6 +8,7 @@ or only half called. The same encoding is used in memory, in a dataset's
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -74,7 +75,8 @@ def to_sample_major(
         if floor is not None:
             np.maximum(out[rows], floor, out=out[rows])
 
-    step = max(1, -(-num_samples // max(threads, 1)))
+    threads = max(1, min(threads, os.cpu_count() or 1))
+    step = max(1, -(-num_samples // threads))
     parts = [slice(start, start + step) for start in range(0, num_samples, step)]
     if len(parts) < 2:
         copy(slice(None))

@@ -48,9 +48,9 @@ class Job:
             return self._future.result()
         except BrokenProcessPool:  # loky's kind derives from it too
             raise WorkerError(
-                "A dietnet worker process was killed before it finished (most "
-                "often by the system, for lack of memory); run again with "
-                "fewer --threads or more memory."
+                "A dietnet worker process ended before it finished (killed by "
+                "a signal, most often by the system for lack of memory); run "
+                "again with fewer --threads or more memory."
             ) from None
 
 

@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -347,6 +348,24 @@ class TestErrors:
         assert not inputs.out.exists()
         assert not [p for p in inputs.out.parent.iterdir() if ".partial-" in p.name]
         assert signal.getsignal(signal.SIGTERM) is handler  # put back
+
+    def test_a_dropped_termination_still_ends_143(self, monkeypatch, capsys):
+        # Where the exception the signal raises is dropped (an at-fork hook
+        # or a finalizer drops exceptions), the command ends as terminated.
+        def command(standalone_mode):
+            try:
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(5)
+            except KeyboardInterrupt:
+                pass
+            return 0
+
+        monkeypatch.setattr(cli, "app", command)
+        monkeypatch.setattr(cli.allocator, "keep_freed_memory", lambda: True)
+        with pytest.raises(SystemExit) as exited:
+            cli.main()
+        assert exited.value.code == 143
+        assert capsys.readouterr().err.strip().endswith("Terminated.")
 
     def test_force_replaces(self, inputs):
         inputs.out.mkdir()

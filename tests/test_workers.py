@@ -38,6 +38,16 @@ def die() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
+def terminated() -> None:
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(5)
+
+
+def unwind(_signal: int, _frame: object) -> None:
+    # what dietnet's command line does on SIGTERM
+    raise KeyboardInterrupt
+
+
 def interrupted() -> bool:
     """Whether a Ctrl-C sent to this worker stops it (it should not)."""
     os.kill(os.getpid(), signal.SIGINT)
@@ -96,6 +106,21 @@ class TestWorkers:
         assert all(job.done() and not job.failed() for job in jobs)
         pool.close()
 
+    @pytest.mark.parametrize("fork", [FORK])
+    def test_a_terminated_worker_ends_at_once(self, fork):
+        # A forked worker inherits the command line's SIGTERM handler; it
+        # must not unwind the call as the calling process would, but end.
+        previous = signal.signal(signal.SIGTERM, unwind)
+        try:
+            pool = workers.Workers(1, fork=fork)
+            job = pool.submit(terminated)
+            wait_for(job)
+            with pytest.raises(WorkerError, match="ended before it finished"):
+                job.result()
+            pool.terminate()
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
     @pytest.mark.parametrize("fork", POOLS)
     def test_a_killed_worker_fails_its_call(self, fork):
         # (as the kernel's out-of-memory killer would): no hang
@@ -103,7 +128,7 @@ class TestWorkers:
         job = pool.submit(die)
         wait_for(job)
         assert job.failed()
-        with pytest.raises(WorkerError, match="killed before it finished"):
+        with pytest.raises(WorkerError, match="ended before it finished"):
             job.result()
         pool.terminate()
 
