@@ -15,7 +15,9 @@ lambdas).
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -59,13 +61,27 @@ def wait(jobs: list[Job]) -> None:
     wait_futures([job._future for job in jobs], return_when=FIRST_EXCEPTION)
 
 
-def _ignore_interrupts() -> None:
+# prctl's option that sends the caller a signal when its parent ends
+_PR_SET_PDEATHSIG = 1
+
+
+def _set_up_worker(parent: int) -> None:
     # Ctrl-C reaches the whole process group; the calling process stops
     # the workers itself, and they have nothing to say about it. A
     # termination signal ends a worker at once (the calling process's
     # handler, inherited by fork, would unwind the worker's call instead).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # A worker dies with the calling process, however that ends. One the
+    # pool had not yet counted when the calling process was stopped (in
+    # the middle of starting it) would otherwise wait for work for ever.
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux
+        return
+    if os.getppid() != parent:  # it ended before the request took
+        os._exit(1)
 
 
 class Workers:
@@ -85,7 +101,8 @@ class Workers:
             self._executor = ProcessPoolExecutor(
                 count,
                 mp_context=multiprocessing.get_context("fork"),
-                initializer=_ignore_interrupts,
+                initializer=_set_up_worker,
+                initargs=(os.getpid(),),
             )
         else:
             # (imported here: joblib takes about 60 ms to import)

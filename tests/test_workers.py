@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import time
 
@@ -53,6 +54,16 @@ def interrupted() -> bool:
     os.kill(os.getpid(), signal.SIGINT)
     time.sleep(0.2)
     return False
+
+
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie, ended but not reaped by its
+    new parent yet, counts as ended)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 def wait_for(job: workers.Job, timeout: float = 30) -> None:
@@ -120,6 +131,28 @@ class TestWorkers:
             pool.terminate()
         finally:
             signal.signal(signal.SIGTERM, previous)
+
+    @pytest.mark.parametrize("fork", [FORK])
+    def test_workers_die_with_the_calling_process(self, fork):
+        # However it ends (here killed outright, leaving no time to stop
+        # them), its workers do not live on waiting for work.
+        script = (
+            "import os, signal, time\n"
+            "from dietnet_cli import workers\n"
+            "pool = workers.Workers(1)\n"
+            "print(pool.submit(os.getpid).result(), flush=True)\n"
+            "pool.submit(time.sleep, 60)\n"
+            "time.sleep(0.5)\n"
+            "os.kill(os.getpid(), signal.SIGKILL)\n"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+        )
+        worker = int(done.stdout.split()[0])
+        deadline = time.monotonic() + 20
+        while alive(worker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not alive(worker)
 
     @pytest.mark.parametrize("fork", POOLS)
     def test_a_killed_worker_fails_its_call(self, fork):
