@@ -503,6 +503,12 @@ class TestThreads:
         assert len(vcf.text_spans(str(path), 3)) == 3
         return path
 
+    @staticmethod
+    def short_record(body):
+        """The fifth record from the end, one sample column short."""
+        body[-5] = body[-5].rsplit("\t", 1)[0]
+        return body
+
     def test_spans_give_the_same_dataset(self, tmp_path, spans, caplog):
         # A bgzipped VCF is cut into spans of its blocks, read by this
         # process and two workers; with records passed over (an indel, X)
@@ -614,11 +620,7 @@ class TestThreads:
         # when a worker fails: the matrix file is closed and removed.
         cohort = make_cohort(13, 3000, missing=0.02)
 
-        def damage(body):
-            body[-5] = body[-5].rsplit("\t", 1)[0]  # one sample column short
-            return body
-
-        path = self.spanned_vcf(tmp_path, cohort, damage)
+        path = self.spanned_vcf(tmp_path, cohort, self.short_record)
         run_tool("tabix", "-p", "vcf", str(path))
         labels = write_labels(tmp_path / "labels.tsv", cohort)
         with pytest.raises(InputError, match=r"in.vcf.gz is damaged or malformed"):
@@ -642,11 +644,7 @@ class TestThreads:
         # reported (its scratch file was once removed under the copy).
         cohort = make_cohort(13, 20_000)
 
-        def damage(body):
-            body[-5] = body[-5].rsplit("\t", 1)[0]  # one sample column short
-            return body
-
-        path = self.spanned_vcf(tmp_path, cohort, damage)
+        path = self.spanned_vcf(tmp_path, cohort, self.short_record)
         run_tool("tabix", "-p", "vcf", str(path))
         labels = write_labels(tmp_path / "labels.tsv", cohort)
         copying, failed = tmp_path / "copying", tmp_path / "failed"
@@ -703,11 +701,7 @@ class TestThreads:
         # index, this process is copying the first worker's blocks then.
         cohort = make_cohort(13, 3000)
 
-        def damage(body):
-            body[-5] = body[-5].rsplit("\t", 1)[0]  # one sample column short
-            return body
-
-        path = self.spanned_vcf(tmp_path, cohort, damage)
+        path = self.spanned_vcf(tmp_path, cohort, self.short_record)
         if indexed:
             run_tool("tabix", "-p", "vcf", str(path))
         labels = write_labels(tmp_path / "labels.tsv", cohort)
@@ -766,7 +760,7 @@ class TestThreads:
             body[where] = "\t".join(fields[:-1])  # one sample column short
             return body
 
-        path = self.spanned_vcf(tmp_path, cohort, damage)
+        path = self.spanned_vcf(tmp_path, cohort, self.short_record)
         labels = write_labels(tmp_path / "labels.tsv", cohort)
         with pytest.raises(InputError, match=r"in.vcf.gz is damaged or malformed"):
             run(path, labels, tmp_path / "ds", threads=3)

@@ -90,12 +90,21 @@ class TestWorkers:
         assert not any(job.failed() for job in jobs)
 
     @pytest.mark.parametrize("fork", POOLS)
-    def test_failure_is_seen_and_raised(self, fork):
+    @pytest.mark.parametrize(
+        ("call", "error", "message"),
+        [
+            ((refuse, "in.vcf.gz"), InputError, r"Input file in\.vcf\.gz is damaged"),
+            # killed (as the kernel's out-of-memory killer would): no hang
+            ((die,), WorkerError, "ended before it finished"),
+        ],
+        ids=["raises", "killed"],
+    )
+    def test_failure_is_seen_and_raised(self, fork, call, error, message):
         pool = workers.Workers(1, fork=fork)
-        job = pool.submit(refuse, "in.vcf.gz")
+        job = pool.submit(*call)
         wait_for(job)
         assert job.failed()
-        with pytest.raises(InputError, match=r"Input file in\.vcf\.gz is damaged"):
+        with pytest.raises(error, match=message):
             job.result()
         pool.terminate()
 
@@ -153,17 +162,6 @@ class TestWorkers:
         while alive(worker) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert not alive(worker)
-
-    @pytest.mark.parametrize("fork", POOLS)
-    def test_a_killed_worker_fails_its_call(self, fork):
-        # (as the kernel's out-of-memory killer would): no hang
-        pool = workers.Workers(1, fork=fork)
-        job = pool.submit(die)
-        wait_for(job)
-        assert job.failed()
-        with pytest.raises(WorkerError, match="ended before it finished"):
-            job.result()
-        pool.terminate()
 
     @pytest.mark.parametrize("fork", POOLS)
     def test_terminate_stops_a_running_call(self, fork):
