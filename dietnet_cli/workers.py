@@ -10,7 +10,9 @@ loky pool. Either way a worker that dies (killed for memory, say) makes its
 call raise rather than hang. The pool must be made before the calling
 process starts any thread of its own, so that no lock is held by a thread
 the children do not have; arguments are pickled with plain ``pickle`` (no
-lambdas).
+lambdas). Forked workers die when the thread that started them ends (Linux
+ties them to it, so that none outlives the calling process), so the pool
+is used from the main thread.
 """
 
 from __future__ import annotations
