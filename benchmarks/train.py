@@ -197,7 +197,7 @@ def steps(args: argparse.Namespace) -> None:
             (x.float() @ weight).square().mean().backward()
         ),
         "plain step's two products alone": plain_products,
-        "Diet Network step's products alone (same shapes and blocks)": (diet_products),
+        "Diet Network step's products alone (same shapes and blocks)": diet_products,
         "leave-batch-out counts": lambda: leave_out(counts, x, y),
         "W_e and offset from the embedding, forward (validation)": lambda: (
             model.first_layer_weights(counts)
@@ -227,10 +227,10 @@ def _products(
     step, alone, on random arrays of the same shapes: what an epoch's ratio
     would be if element-wise work cost nothing."""
     num_variants = x.shape[1]
-    aux_hidden = model.config.aux_hidden
+    aux_hidden, num_hidden = model.config.aux_hidden, model.config.num_hidden
     fan_in = model.aux_encoder.last_layer().in_features + 1  # and the bias
-    weight = torch.randn(num_variants, 100)
-    grad = torch.randn(x.shape[0], 100)
+    weight = torch.randn(num_variants, num_hidden)
+    grad = torch.randn(x.shape[0], num_hidden)
     features = torch.randn(num_variants, fan_in)
     weight_bias = torch.randn(fan_in, aux_hidden)
     trunk = torch.empty(num_variants, aux_hidden)

@@ -78,7 +78,7 @@ def _set_up_worker(parent: int) -> None:
     # pool had not yet counted when the calling process was stopped (in
     # the middle of starting it) would otherwise wait for work for ever.
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
+        libc = ctypes.CDLL(None)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     except (OSError, AttributeError):  # not Linux
         return
